@@ -1,0 +1,79 @@
+"""Fixtures shared by every test: settings for an isolated namespace on the real servers.
+
+The test command (deploy/local/test.sh) starts RabbitMQ, SecantusDB and SeaweedFS and points
+``CORROBORATE_ENV_FILE`` at their settings. Each pytest session gets its own namespace, so its
+exchange, queues, databases and buckets are its own, and removes them when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from corroborate.auth import Role, issue_token
+from corroborate.crypto import KeyRing
+from corroborate.settings import Settings
+from corroborate.testing import remove_namespace
+
+TokenFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Iterator[Settings]:
+    env_file = os.environ.get("CORROBORATE_ENV_FILE", ".local/test/corroborate.env")
+    if not Path(env_file).is_file():
+        pytest.fail(
+            f"{env_file} not found: run the suite with deploy/local/test.sh (make test), "
+            "which starts the real servers"
+        )
+    namespace = f"t{secrets.token_hex(4)}"
+    configured = Settings(_env_file=env_file, namespace=namespace)  # type: ignore[call-arg]
+    yield configured
+    asyncio.run(remove_namespace(configured))
+
+
+@pytest.fixture(scope="session")
+def keyring(settings: Settings) -> KeyRing:
+    return KeyRing(settings.master_key.get_secret_value())
+
+
+@pytest.fixture(scope="session")
+def make_token(settings: Settings) -> TokenFactory:
+    """Sign a token as the local issuer would: ``make_token(Role.PARTNER, org="a")``."""
+    assert settings.auth_private_key_file is not None
+    private_key = settings.auth_private_key_file.read_text(encoding="utf-8")
+
+    def make(
+        role: Role,
+        *,
+        org: str | None = None,
+        sub: str | None = None,
+        audiences: list[str] | None = None,
+        ttl_seconds: int = 600,
+    ) -> str:
+        return issue_token(
+            private_key_pem=private_key,
+            issuer=settings.auth_issuer,
+            subject=sub or f"{role.value}-test",
+            role=role,
+            organisation=org,
+            audiences=audiences,
+            ttl_seconds=ttl_seconds,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def bearer(make_token: TokenFactory) -> Callable[..., dict[str, str]]:
+    """Authorization headers: ``bearer(Role.CLINICIAN, sub="dr-1")``."""
+
+    def headers(role: Role, **claims: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {make_token(role, **claims)}"}
+
+    return headers

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Starts or stops the three Corroborate services in the background on loopback, with their
+# logs under the state folder and their PIDs recorded; `stop` stops exactly those PIDs.
+#
+#   deploy/local/services.sh start|stop|status
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="${CORROBORATE_STATE_DIR:-$ROOT/.local}"
+PIDS="$STATE/pids"
+LOGS="$STATE/logs"
+ENV_FILE="$STATE/corroborate.env"
+declare -A PORTS=(
+    [intake]="${CORROBORATE_INTAKE_PORT:-8001}"
+    [review]="${CORROBORATE_REVIEW_PORT:-8002}"
+    [reporting]="${CORROBORATE_REPORTING_PORT:-8003}"
+)
+SERVICES=(intake review reporting)
+
+say() { printf '[services] %s\n' "$*"; }
+die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+alive() { [[ -f "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+start() {
+    [[ -f "$ENV_FILE" ]] || die "no $ENV_FILE: run deploy/local/stack.sh start first"
+    mkdir -p "$PIDS" "$LOGS"
+    export CORROBORATE_ENV_FILE="$ENV_FILE"
+    export CORROBORATE_INTAKE_URL="http://127.0.0.1:${PORTS[intake]}"
+    export CORROBORATE_REVIEW_URL="http://127.0.0.1:${PORTS[review]}"
+    export CORROBORATE_REPORTING_URL="http://127.0.0.1:${PORTS[reporting]}"
+    for service in "${SERVICES[@]}"; do
+        if alive "$service"; then say "$service: already running"; continue; fi
+        "$ROOT/.venv/bin/uvicorn" --factory "$service.bootstrap:create_app" \
+            --host 127.0.0.1 --port "${PORTS[$service]}" --no-access-log \
+            --timeout-graceful-shutdown 25 >>"$LOGS/$service.log" 2>&1 &
+        echo $! > "$PIDS/$service.pid"
+    done
+    for service in "${SERVICES[@]}"; do
+        local url="http://127.0.0.1:${PORTS[$service]}"
+        local deadline=$((SECONDS + 60))
+        until "$ROOT/.venv/bin/python" -c "import sys,urllib.request as u; sys.exit(u.urlopen('$url/readyz', timeout=2).status != 200)" 2>/dev/null; do
+            alive "$service" || die "$service exited (log: $LOGS/$service.log)"
+            (( SECONDS < deadline )) || die "$service not ready within 60s (log: $LOGS/$service.log)"
+            sleep 0.5
+        done
+        say "$service: ready at $url (docs $url/docs, log $LOGS/$service.log)"
+    done
+}
+
+stop() {
+    for service in "${SERVICES[@]}"; do
+        local file="$PIDS/$service.pid"
+        [[ -f "$file" ]] || continue
+        local pid; pid="$(cat "$file")"
+        if kill -0 "$pid" 2>/dev/null; then
+            say "$service: stopping pid $pid"
+            kill -TERM "$pid" 2>/dev/null || true
+            for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+        fi
+        rm -f "$file"
+    done
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    status)
+        for s in "${SERVICES[@]}"; do
+            if alive "$s"; then echo "$s: running (pid $(cat "$PIDS/$s.pid"), port ${PORTS[$s]})"
+            else echo "$s: stopped"; fi
+        done ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Local infrastructure without Docker, on loopback only: RabbitMQ, SecantusDB (MongoDB wire
+# protocol) and SeaweedFS (S3). Idempotent: `start` installs what is missing, reuses a server
+# that already answers, starts the rest, waits for each, and records the PIDs of what it
+# started; `stop` stops exactly those PIDs.
+#
+#   deploy/local/stack.sh start|stop|status
+#
+# Settings (environment): CORROBORATE_STATE_DIR (default .local), CORROBORATE_AMQP_URL,
+# CORROBORATE_MONGO_PORT (27017), CORROBORATE_S3_PORT (9000) and CORROBORATE_WEED_PORT_BASE
+# (master port, 9333; filer and volume ports follow from it).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STATE="${CORROBORATE_STATE_DIR:-$ROOT/.local}"
+mkdir -p "$STATE"
+STATE="$(cd "$STATE" && pwd)"
+PIDS="$STATE/pids"
+LOGS="$STATE/logs"
+ENV_FILE="$STATE/corroborate.env"
+MONGO_PORT="${CORROBORATE_MONGO_PORT:-27017}"
+S3_PORT="${CORROBORATE_S3_PORT:-9000}"
+WEED_BASE="${CORROBORATE_WEED_PORT_BASE:-9333}"
+VENV_BIN="$ROOT/.venv/bin"
+
+say() { printf '[stack] %s\n' "$*"; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+alive() { [[ -f "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() { # name, seconds, command...
+    local name="$1" seconds="$2"; shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@" >/dev/null 2>&1; do
+        if (( SECONDS >= deadline )); then
+            die "$name did not answer within ${seconds}s (logs: $LOGS)"
+        fi
+        sleep 0.5
+    done
+}
+
+ping() { "$VENV_BIN/corroborate" ping "$@" --timeout 3 >/dev/null 2>&1; }
+
+write_env_file() {
+    # Secrets for this machine's local stack, generated once and kept out of git.
+    [[ -f "$ENV_FILE" ]] && return
+    say "generating local keys in $STATE"
+    "$VENV_BIN/corroborate" keys init --dir "$STATE" \
+        --mongo-url "mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true" \
+        --s3-endpoint "127.0.0.1:$S3_PORT" \
+        ${CORROBORATE_AMQP_URL:+--amqp-url "$CORROBORATE_AMQP_URL"}
+}
+
+load_env() {
+    set -a
+    # shellcheck disable=SC1090
+    source "$ENV_FILE"
+    set +a
+}
+
+install_rabbitmq() {
+    command -v rabbitmq-server >/dev/null && return
+    say "installing rabbitmq-server (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
+    # The package starts a system broker on all interfaces where an init system runs it;
+    # this project starts its own on loopback instead.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet rabbitmq-server 2>/dev/null; then
+        systemctl stop rabbitmq-server || true
+    fi
+}
+
+start_rabbitmq() {
+    if ping amqp; then
+        say "rabbitmq: reusing the broker that answers at the configured URL"
+        return
+    fi
+    install_rabbitmq
+    local dir="$STATE/rabbitmq"
+    mkdir -p "$dir/mnesia" "$dir/log"
+    local amqp_port
+    amqp_port="$("$VENV_BIN/python" -c 'import os,urllib.parse as u; print(u.urlparse(os.environ["CORROBORATE_AMQP_URL"]).port or 5672)')"
+    cat > "$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$amqp_port
+loopback_users.guest = true
+log.file.level = warning
+CONF
+    export RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+        RABBITMQ_CONFIG_FILE="$dir/rabbitmq" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+        RABBITMQ_NODENAME="corroborate-$amqp_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
+        RABBITMQ_DIST_PORT=$((amqp_port + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
+        RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+    echo '[].' > "$dir/enabled_plugins"
+    echo '[].' > "$dir/advanced.config"
+    say "rabbitmq: starting on 127.0.0.1:$amqp_port (data in $dir)"
+    rabbitmq-server -detached >"$LOGS/rabbitmq.out" 2>&1
+    rabbitmqctl -n "$RABBITMQ_NODENAME" wait "$RABBITMQ_PID_FILE" --timeout 90 >/dev/null 2>&1 \
+        || die "rabbitmq did not start (logs: $dir/log)"
+    cp "$RABBITMQ_PID_FILE" "$PIDS/rabbitmq.pid"
+    wait_for rabbitmq 60 ping amqp
+}
+
+start_mongo() {
+    if alive mongo; then say "secantusdb: already running"; return; fi
+    if ping mongo; then say "secantusdb: reusing the server on port $MONGO_PORT"; return; fi
+    mkdir -p "$STATE/mongo"
+    say "secantusdb: starting on 127.0.0.1:$MONGO_PORT (data in $STATE/mongo)"
+    "$VENV_BIN/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$STATE/mongo" \
+        --log-level WARNING >"$LOGS/secantusdb.log" 2>&1 &
+    echo $! > "$PIDS/mongo.pid"
+    wait_for secantusdb 60 ping mongo
+}
+
+start_s3() {
+    if alive s3; then say "seaweedfs: already running"; return; fi
+    if ping s3; then say "seaweedfs: reusing the S3 server on port $S3_PORT"; return; fi
+    local dir="$STATE/seaweedfs"
+    mkdir -p "$dir/data" "$dir/log"
+    # The identities file holds the S3 credentials from the env file.
+    "$VENV_BIN/python" - "$dir/identities.json" <<'PY'
+import json, os, sys
+identity = {"identities": [{"name": "corroborate", "credentials": [{
+    "accessKey": os.environ["CORROBORATE_S3_ACCESS_KEY"],
+    "secretKey": os.environ["CORROBORATE_S3_SECRET_KEY"]}],
+    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
+with open(sys.argv[1], "w", encoding="utf-8") as fh:
+    json.dump(identity, fh)
+os.chmod(sys.argv[1], 0o600)
+PY
+    say "seaweedfs: starting S3 on 127.0.0.1:$S3_PORT (data in $dir)"
+    "$VENV_BIN/weed" -logdir="$dir/log" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+        -s3.port="$S3_PORT" -master.port="$WEED_BASE" -filer.port=$((WEED_BASE - 445)) \
+        -volume.port=$((WEED_BASE - 1253)) -admin.port=$((WEED_BASE + 14313)) \
+        -s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$dir/identities.json" \
+        -webdav=false -admin.ui=false -master.telemetry=false >"$LOGS/seaweedfs.out" 2>&1 &
+    echo $! > "$PIDS/s3.pid"
+    wait_for seaweedfs 90 ping s3
+}
+
+stop_one() { # name
+    local file="$PIDS/$1.pid"
+    [[ -f "$file" ]] || return 0
+    local pid; pid="$(cat "$file")"
+    if kill -0 "$pid" 2>/dev/null; then
+        say "$1: stopping pid $pid"
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$file"
+}
+
+status() {
+    for name in rabbitmq mongo s3; do
+        if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"
+        else echo "$name: not started by this stack"; fi
+    done
+}
+
+case "${1:-}" in
+    start)
+        mkdir -p "$PIDS" "$LOGS"
+        [[ -x "$VENV_BIN/corroborate" ]] || die "run deploy/local/bootstrap.sh first"
+        write_env_file
+        load_env
+        start_rabbitmq
+        start_mongo
+        start_s3
+        say "infrastructure ready: amqp, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT"
+        ;;
+    stop)
+        stop_one s3
+        stop_one mongo
+        stop_one rabbitmq
+        ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite against real servers: installs what is missing, starts a RabbitMQ (or
+# reuses one that answers), SecantusDB and SeaweedFS on test ports with test data, runs the
+# linters, the type checker and every test, and stops what it started even when tests fail.
+#
+#   deploy/local/test.sh [pytest arguments]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.local/bin:$PATH"
+
+started=$(date +%s)
+say() { printf '[test] %s\n' "$*"; }
+
+"$ROOT/deploy/local/bootstrap.sh"
+
+# Test servers live apart from a running `make up` stack: their own folder, ports and data.
+export CORROBORATE_STATE_DIR="$ROOT/.local/test"
+export CORROBORATE_MONGO_PORT="${CORROBORATE_TEST_MONGO_PORT:-27027}"
+export CORROBORATE_S3_PORT="${CORROBORATE_TEST_S3_PORT:-9010}"
+export CORROBORATE_WEED_PORT_BASE="${CORROBORATE_TEST_WEED_PORT_BASE:-9433}"
+export CORROBORATE_ENV_FILE="$CORROBORATE_STATE_DIR/corroborate.env"
+
+cleanup() {
+    local status=$?
+    "$ROOT/deploy/local/stack.sh" stop || true
+    say "finished in $(( $(date +%s) - started ))s with exit status $status"
+    exit "$status"
+}
+trap cleanup EXIT
+"$ROOT/deploy/local/stack.sh" start
+
+say "ruff check"
+uv run --frozen ruff check .
+say "ruff format --check"
+uv run --frozen ruff format --check .
+say "mypy --strict"
+uv run --frozen mypy shared/src services/intake/src services/review/src services/reporting/src tests
+say "import contracts (services never import each other)"
+uv run --frozen lint-imports
+say "pytest"
+uv run --frozen pytest "$@"

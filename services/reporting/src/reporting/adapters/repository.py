@@ -1,0 +1,152 @@
+"""Legal reviews and issued report versions in MongoDB: every query reporting makes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from corroborate.events.contracts import ClinicalFindings, DocumentReference, SealedDetails
+from corroborate.events.envelope import EventEnvelope
+from corroborate.mongo import AlreadyProcessed, Document, insert_aggregate, save_aggregate
+from reporting.domain.legal_review import LegalReview, LegalReviewStatus, ReportVersion, SignOff
+
+COLLECTION = "legal_reviews"
+
+
+class StoredReview:
+    def __init__(self, review: LegalReview, *, protected: SealedDetails) -> None:
+        self.review = review
+        self.protected = protected
+
+
+def _state(review: LegalReview) -> Document:
+    sign_off = review.sign_off
+    return {
+        "status": review.status.value,
+        "sign_off": (
+            {"by": sign_off.by, "at": sign_off.at, "statement": sign_off.statement}
+            if sign_off
+            else None
+        ),
+        "reports": [
+            {
+                "report_id": str(r.report_id),
+                "version": r.version,
+                "object_key": r.object_key,
+                "sha256": r.sha256,
+                "size": r.size,
+                "issued_at": r.issued_at,
+            }
+            for r in review.reports
+        ],
+    }
+
+
+class LegalReviewRepository:
+    def __init__(
+        self, collection: AsyncCollection[Document], *, on_events: Callable[[], None]
+    ) -> None:
+        self._collection = collection
+        self._on_events = on_events
+
+    async def ensure_indexes(self) -> None:
+        await self._collection.create_index([("status", 1), ("report_due", 1)])
+        await self._collection.create_index("reports.report_id")
+
+    async def add(
+        self, review: LegalReview, *, protected: SealedDetails, caused_by: uuid.UUID
+    ) -> None:
+        try:
+            await insert_aggregate(
+                self._collection,
+                document={
+                    "_id": str(review.case_id),
+                    "reference": review.reference,
+                    "organisation": review.organisation,
+                    "clinician_id": review.clinician_id,
+                    "clinician_name": review.clinician_name,
+                    "approved_by": review.approved_by,
+                    "findings": review.findings.model_dump(mode="json"),
+                    "documents": [d.model_dump(mode="json") for d in review.documents],
+                    "report_due": review.report_due.isoformat() if review.report_due else None,
+                    "received_at": review.received_at,
+                    "correlation_id": str(review.correlation_id),
+                    "protected": protected.model_dump(),
+                    "opened_by_event": str(caused_by),
+                    **_state(review),
+                },
+                events=[],
+            )
+        except DuplicateKeyError as exc:
+            raise AlreadyProcessed(str(caused_by)) from exc
+        review.version = 1
+
+    async def get(self, case_id: uuid.UUID) -> StoredReview | None:
+        raw = await self._collection.find_one({"_id": str(case_id)}, {"outbox": 0})
+        if raw is None:
+            return None
+        return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+
+    async def by_report(self, report_id: uuid.UUID) -> StoredReview | None:
+        raw = await self._collection.find_one({"reports.report_id": str(report_id)}, {"outbox": 0})
+        if raw is None:
+            return None
+        return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+
+    async def queue(self, *, limit: int) -> list[LegalReview]:
+        cursor = (
+            self._collection.find(
+                {"status": LegalReviewStatus.AWAITING_LEGAL_REVIEW.value},
+                {"outbox": 0, "protected": 0},
+            )
+            .sort([("report_due", 1), ("received_at", 1)])
+            .limit(limit)
+        )
+        return [_load(raw) async for raw in cursor]
+
+    async def save(self, review: LegalReview, *, events: list[EventEnvelope]) -> None:
+        await save_aggregate(
+            self._collection,
+            aggregate_id=str(review.case_id),
+            expected_version=review.version,
+            changes=_state(review),
+            events=events,
+        )
+        review.version += 1
+        if events:
+            self._on_events()
+
+
+def _load(raw: Document) -> LegalReview:
+    sign_off = raw.get("sign_off")
+    return LegalReview(
+        case_id=uuid.UUID(raw["_id"]),
+        reference=raw["reference"],
+        organisation=raw["organisation"],
+        clinician_id=raw["clinician_id"],
+        clinician_name=raw["clinician_name"],
+        approved_by=raw["approved_by"],
+        findings=ClinicalFindings.model_validate(raw["findings"]),
+        documents=[DocumentReference.model_validate(d) for d in raw["documents"]],
+        report_due=date.fromisoformat(raw["report_due"]) if raw.get("report_due") else None,
+        received_at=raw["received_at"],
+        correlation_id=uuid.UUID(raw["correlation_id"]),
+        status=LegalReviewStatus(raw["status"]),
+        version=raw["version"],
+        sign_off=SignOff(**sign_off) if sign_off else None,
+        reports=[
+            ReportVersion(
+                report_id=uuid.UUID(r["report_id"]),
+                version=r["version"],
+                object_key=r["object_key"],
+                sha256=r["sha256"],
+                size=r["size"],
+                issued_at=r["issued_at"],
+            )
+            for r in raw.get("reports", [])
+        ],
+    )

@@ -1,0 +1,196 @@
+"""Reporting's HTTP API: legal reviewers sign off; partners fetch the issued report."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from corroborate.auth import Principal, Role
+from corroborate.events.contracts import ClinicalFindings, DocumentReference
+from corroborate.http import problem_responses, require_roles
+from corroborate.mongo import ConcurrencyConflict
+from reporting.domain.legal_review import InvalidTransition, LegalReview
+from reporting.domain.links import LinkRejected
+from reporting.service import NotFound, Reporting
+
+Legal = Annotated[Principal, Depends(require_roles(Role.LEGAL))]
+Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+
+
+def _reporting(request: Request) -> Reporting:
+    reporting: Reporting = request.app.state.reporting
+    return reporting
+
+
+ReportingService = Annotated[Reporting, Depends(_reporting)]
+
+
+class ReportVersionView(BaseModel):
+    report_id: uuid.UUID
+    version: int
+    sha256: str
+    size: int
+    issued_at: datetime
+
+
+class LegalReviewView(BaseModel):
+    case_id: uuid.UUID
+    reference: str
+    status: str
+    report_due: date | None
+    clinician_name: str
+    approved_by: str
+    findings: ClinicalFindings
+    documents: list[DocumentReference]
+    reports: list[ReportVersionView]
+
+
+class SignOffRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    statement: Annotated[str, Field(min_length=10, max_length=2000)]
+
+
+class ReportLinkView(BaseModel):
+    report_id: uuid.UUID
+    version: int
+    url: str
+    expires_at: datetime
+
+
+def _view(review: LegalReview) -> LegalReviewView:
+    return LegalReviewView(
+        case_id=review.case_id,
+        reference=review.reference,
+        status=review.status.value,
+        report_due=review.report_due,
+        clinician_name=review.clinician_name,
+        approved_by=review.approved_by,
+        findings=review.findings,
+        documents=review.documents,
+        reports=[
+            ReportVersionView(
+                report_id=r.report_id,
+                version=r.version,
+                sha256=r.sha256,
+                size=r.size,
+                issued_at=r.issued_at,
+            )
+            for r in review.reports
+        ],
+    )
+
+
+def build_router(*, public_url: str) -> APIRouter:
+    router = APIRouter()
+
+    @router.get(
+        "/legal-reviews",
+        tags=["legal review"],
+        responses=problem_responses(401, 403),
+        summary="Approved drafts awaiting legal review, by deadline",
+    )
+    async def legal_queue(caller: Legal, reporting: ReportingService) -> list[LegalReviewView]:
+        return [_view(r) for r in await reporting.queue()]
+
+    @router.get(
+        "/legal-reviews/{case_id}",
+        tags=["legal review"],
+        responses=problem_responses(401, 403, 404),
+        summary="One case in legal review",
+    )
+    async def legal_review(
+        case_id: uuid.UUID, caller: Legal, reporting: ReportingService
+    ) -> LegalReviewView:
+        try:
+            return _view((await reporting.get(case_id)).review)
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case") from exc
+
+    @router.post(
+        "/legal-reviews/{case_id}/sign-off",
+        tags=["legal review"],
+        responses=problem_responses(401, 403, 404, 409, 422),
+        summary="Sign off: the report is rendered, stored and issued",
+    )
+    async def sign_off(
+        case_id: uuid.UUID, body: SignOffRequest, caller: Legal, reporting: ReportingService
+    ) -> LegalReviewView:
+        try:
+            review = await reporting.sign_off(
+                caller=caller, case_id=case_id, statement=body.statement
+            )
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case") from exc
+        except (InvalidTransition, ConcurrencyConflict) as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        return _view(review)
+
+    @router.post(
+        "/cases/{case_id}/report/link",
+        tags=["issued reports"],
+        responses=problem_responses(401, 403, 404),
+        summary="A short-lived signed link to the latest issued report",
+    )
+    async def report_link(
+        case_id: uuid.UUID, caller: Partner, reporting: ReportingService
+    ) -> ReportLinkView:
+        try:
+            link = await reporting.link_for_partner(caller=caller, case_id=case_id)
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no issued report") from exc
+        return ReportLinkView(
+            report_id=link.report_id,
+            version=link.version,
+            url=(
+                f"{public_url}/reports/{link.report_id}/download"
+                f"?expires={link.expires}&signature={link.signature}"
+            ),
+            expires_at=datetime.fromtimestamp(link.expires).astimezone(),
+        )
+
+    @router.get(
+        "/reports/{report_id}/download",
+        tags=["issued reports"],
+        responses={
+            **problem_responses(401, 403, 404),
+            200: {
+                "content": {"application/pdf": {}},
+                "description": "the report, decrypted and verified",
+            },
+        },
+        response_class=Response,
+        summary="Download an issued report through a signed link",
+    )
+    async def download(
+        report_id: uuid.UUID,
+        caller: Partner,
+        reporting: ReportingService,
+        expires: Annotated[int, Query()],
+        signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
+    ) -> Response:
+        try:
+            result = await reporting.download(
+                caller=caller, report_id=report_id, expires=expires, signature=signature
+            )
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report") from exc
+        except LinkRejected as exc:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+        return Response(
+            content=result.content,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="{result.reference}-v{result.report.version}.pdf"'
+                ),
+                "X-Content-SHA256": result.report.sha256,
+                "Cache-Control": "no-store",
+            },
+        )
+
+    return router

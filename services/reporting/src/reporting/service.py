@@ -1,0 +1,169 @@
+"""Reporting's use cases: the legal review queue, sign-off and issue, and report download."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from corroborate.auth import Principal
+from corroborate.crypto import KeyRing
+from corroborate.events.contracts import CASE_EVENTS, ReportIssued, ReviewCompleted, open_details
+from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.storage import ObjectStore
+from reporting.adapters.pdf import render_pdf
+from reporting.adapters.repository import LegalReviewRepository, StoredReview
+from reporting.domain.legal_review import LegalReview, ReportVersion
+from reporting.domain.links import DownloadLinks
+from reporting.domain.report import assemble
+
+PRODUCER = "reporting"
+
+
+class NotFound(Exception):
+    """No such case or report for this caller."""
+
+
+@dataclass(frozen=True)
+class ReportLink:
+    report_id: uuid.UUID
+    version: int
+    expires: int
+    signature: str
+
+
+@dataclass(frozen=True)
+class ReportDownload:
+    report: ReportVersion
+    reference: str
+    content: bytes
+
+
+class Reporting:
+    def __init__(
+        self,
+        *,
+        reviews: LegalReviewRepository,
+        keyring: KeyRing,
+        store: ObjectStore,
+        reports_bucket: str,
+        links: DownloadLinks,
+    ) -> None:
+        self._reviews = reviews
+        self._keyring = keyring
+        self._store = store
+        self._bucket = reports_bucket
+        self._links = links
+
+    async def prepare(self) -> None:
+        await self._reviews.ensure_indexes()
+
+    async def on_review_completed(self, envelope: EventEnvelope, payload: object) -> None:
+        assert isinstance(payload, ReviewCompleted)
+        review = LegalReview(
+            case_id=envelope.case_id,
+            reference=payload.reference,
+            organisation=payload.organisation,
+            clinician_id=payload.clinician_id,
+            clinician_name=payload.clinician_name,
+            approved_by=payload.approved_by,
+            findings=payload.findings,
+            documents=list(payload.documents),
+            report_due=payload.report_due,
+            received_at=payload.completed_at,
+            correlation_id=envelope.correlation_id,
+        )
+        await self._reviews.add(review, protected=payload.protected, caused_by=envelope.event_id)
+
+    async def queue(self) -> list[LegalReview]:
+        return await self._reviews.queue(limit=500)
+
+    async def get(self, case_id: uuid.UUID) -> StoredReview:
+        stored = await self._reviews.get(case_id)
+        if stored is None:
+            raise NotFound(str(case_id))
+        return stored
+
+    async def sign_off(
+        self, *, caller: Principal, case_id: uuid.UUID, statement: str
+    ) -> LegalReview:
+        """Legal approval, then the report: rendered, stored encrypted, and announced."""
+        stored = await self.get(case_id)
+        review = stored.review
+        now = datetime.now(UTC)
+        sign_off = review.sign(by=caller.subject, at=now, statement=statement)
+        survivor = open_details(stored.protected, case_id=case_id, keyring=self._keyring)
+        version = review.next_report_version
+        pdf = await render_pdf(
+            assemble(review, survivor=survivor, version=version, generated_at=now)
+        )
+        report_id = uuid.uuid4()
+        stored_object = await self._store.put_encrypted(
+            bucket=self._bucket,
+            key=f"cases/{case_id}/reports/v{version}-{report_id}.pdf",
+            chunks=iter([pdf]),
+            data_key=self._keyring.unwrap(stored.protected.wrapped_key),
+        )
+        report = ReportVersion(
+            report_id=report_id,
+            version=version,
+            object_key=stored_object.key,
+            sha256=stored_object.sha256,
+            size=stored_object.size,
+            issued_at=now,
+        )
+        review.issue(report)
+        event = new_event(
+            payload=ReportIssued(
+                report_id=report_id,
+                version=version,
+                object_key=report.object_key,
+                sha256=report.sha256,
+                size=report.size,
+                issued_at=now,
+                signed_off_by=sign_off.by,
+            ),
+            case_id=case_id,
+            producer=PRODUCER,
+            correlation_id=review.correlation_id,
+            registry=CASE_EVENTS,
+        )
+        await self._reviews.save(review, events=[event])
+        return review
+
+    async def link_for_partner(self, *, caller: Principal, case_id: uuid.UUID) -> ReportLink:
+        stored = await self._reviews.get(case_id)
+        if stored is None or stored.review.organisation != caller.organisation:
+            raise NotFound(str(case_id))
+        latest = stored.review.latest_report
+        if latest is None:
+            raise NotFound(f"no report issued for {case_id}")
+        expires, signature = self._links.sign(
+            report_id=latest.report_id,
+            organisation=stored.review.organisation,
+            now=datetime.now(UTC),
+        )
+        return ReportLink(latest.report_id, latest.version, expires, signature)
+
+    async def download(
+        self, *, caller: Principal, report_id: uuid.UUID, expires: int, signature: str
+    ) -> ReportDownload:
+        """Check the link and the caller, then decrypt and verify the report's hash."""
+        stored = await self._reviews.by_report(report_id)
+        if stored is None or stored.review.organisation != caller.organisation:
+            raise NotFound(str(report_id))
+        self._links.verify(
+            report_id=report_id,
+            organisation=stored.review.organisation,
+            expires=expires,
+            signature=signature,
+            now=datetime.now(UTC),
+        )
+        report = next(r for r in stored.review.reports if r.report_id == report_id)
+        content = await self._store.read_all(
+            bucket=self._bucket,
+            key=report.object_key,
+            data_key=self._keyring.unwrap(stored.protected.wrapped_key),
+            expected_sha256=report.sha256,
+        )
+        return ReportDownload(report=report, reference=stored.review.reference, content=content)

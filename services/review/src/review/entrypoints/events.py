@@ -1,0 +1,10 @@
+"""Case events review consumes."""
+
+from __future__ import annotations
+
+from corroborate.messaging.rabbit import EventHandler
+from review.service import Review
+
+
+def event_handlers(review: Review) -> dict[str, EventHandler]:
+    return {"referral.submitted": review.on_referral_submitted}

@@ -1,0 +1,126 @@
+"""``corroborate``: the operators' command line."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corroborate.auth import SERVICE_AUDIENCES, Role, generate_keypair, issue_token
+from corroborate.settings import load_settings
+
+app = typer.Typer(help="Corroborate operator commands.", no_args_is_help=True)
+keys_app = typer.Typer(help="Local key material.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+class Dependency(StrEnum):
+    AMQP = "amqp"
+    MONGO = "mongo"
+    S3 = "s3"
+
+
+@app.command()
+def ping(
+    dependency: Dependency,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 3.0,
+) -> None:
+    """Exit 0 if the broker, database or object store answers with the configured settings."""
+    from corroborate.cli.checks import check  # noqa: PLC0415 - keeps start-up light
+
+    try:
+        asyncio.run(asyncio.wait_for(check(dependency.value, load_settings()), timeout))
+    except Exception as exc:
+        typer.echo(f"{dependency.value}: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{dependency.value}: ok")
+
+
+@keys_app.command("init")
+def keys_init(
+    directory: Annotated[Path, typer.Option("--dir", help="Where keys and the env file go.")],
+    mongo_url: Annotated[str, typer.Option()] = "mongodb://127.0.0.1:27017/?directConnection=true",
+    s3_endpoint: Annotated[str, typer.Option()] = "127.0.0.1:9000",
+    amqp_url: Annotated[str, typer.Option()] = "amqp://guest:guest@127.0.0.1:5672/",
+) -> None:
+    """Generate a token issuer key pair, a master key and S3 credentials for a local stack."""
+    keys = directory / "keys"
+    keys.mkdir(parents=True, exist_ok=True)
+    private_pem, public_pem = generate_keypair()
+    private_file = keys / "issuer.key.pem"
+    public_file = keys / "issuer.pub.pem"
+    private_file.write_text(private_pem, encoding="utf-8")
+    private_file.chmod(0o600)
+    public_file.write_text(public_pem, encoding="utf-8")
+    env = {
+        "CORROBORATE_AMQP_URL": amqp_url,
+        "CORROBORATE_MONGO_URL": mongo_url,
+        "CORROBORATE_S3_ENDPOINT": s3_endpoint,
+        "CORROBORATE_S3_ACCESS_KEY": "corroborate",
+        "CORROBORATE_S3_SECRET_KEY": secrets.token_urlsafe(30),
+        "CORROBORATE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CORROBORATE_AUTH_PUBLIC_KEY_FILE": str(public_file.resolve()),
+        "CORROBORATE_AUTH_PRIVATE_KEY_FILE": str(private_file.resolve()),
+        "CORROBORATE_REPORT_LINK_SECRET": secrets.token_urlsafe(32),
+    }
+    env_file = directory / "corroborate.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
+    env_file.chmod(0o600)
+    typer.echo(f"wrote {env_file} and {keys}/")
+
+
+@app.command()
+def token(
+    role: Annotated[Role, typer.Option(help="The caller's role.")],
+    org: Annotated[str | None, typer.Option(help="Organisation (required for partners).")] = None,
+    sub: Annotated[str | None, typer.Option(help="Subject (user id).")] = None,
+    aud: Annotated[
+        list[str] | None,
+        typer.Option(help=f"Audience(s); default all of {sorted(SERVICE_AUDIENCES.values())}."),
+    ] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 3600,
+) -> None:
+    """Print a signed bearer token for local use (the local stack's issuer key signs it)."""
+    settings = load_settings()
+    if settings.auth_private_key_file is None:
+        typer.echo("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set", err=True)
+        raise typer.Exit(2)
+    typer.echo(
+        issue_token(
+            private_key_pem=settings.auth_private_key_file.read_text(encoding="utf-8"),
+            issuer=settings.auth_issuer,
+            subject=sub or f"{role.value}-local",
+            role=role,
+            organisation=org,
+            audiences=aud,
+            ttl_seconds=ttl,
+        )
+    )
+
+
+@app.command()
+def demo(
+    survivor_name: Annotated[
+        str, typer.Option(help="A made-up survivor name for the demo referral.")
+    ] = "Demo Survivor",
+    document: Annotated[
+        Path | None, typer.Option(help="A PDF, JPEG or PNG to attach (default: a generated PDF).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the issued report.")] = Path(
+        "medico-legal-report.pdf"
+    ),
+) -> None:
+    """Walk one referral from submission to an issued report through the running services."""
+    from corroborate.cli.demo import run_demo  # noqa: PLC0415
+
+    ok = asyncio.run(
+        run_demo(settings=load_settings(), survivor_name=survivor_name, document=document, out=out)
+    )
+    if not ok:
+        raise typer.Exit(1)

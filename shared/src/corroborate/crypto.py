@@ -1,0 +1,214 @@
+"""Envelope encryption: one data key per case, wrapped by a key-encryption key.
+
+Identity fields and every stored document are encrypted with the case's data key (AES-256-GCM).
+The data key travels and rests only wrapped by the master key (in production, a KMS key), so a
+database dump, a bucket listing or a message on the bus reveals no survivor identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict
+
+_NONCE = 12
+_TAG = 16
+CHUNK_SIZE = 64 * 1024
+_STREAM_MAGIC = b"CRB1"
+_PREFIX = 7
+
+
+class DecryptionError(Exception):
+    """Ciphertext was altered, truncated, or encrypted under another key."""
+
+
+class WrappedKey(BaseModel):
+    """A case data key encrypted under the master key; safe to store and to send."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key_id: str
+    ciphertext: str
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A case's 256-bit data key, in the clear only in memory."""
+
+    secret: bytes
+    wrapped: WrappedKey
+
+    def seal(self, plaintext: bytes, *, context: str) -> str:
+        """Encrypt a small value; ``context`` binds it to where it belongs (case, field)."""
+        nonce = os.urandom(_NONCE)
+        ciphertext = AESGCM(self.secret).encrypt(nonce, plaintext, context.encode())
+        return base64.b64encode(nonce + ciphertext).decode()
+
+    def open(self, sealed: str, *, context: str) -> bytes:
+        """Decrypt a value sealed with the same key and context."""
+        raw = base64.b64decode(sealed)
+        try:
+            return AESGCM(self.secret).decrypt(raw[:_NONCE], raw[_NONCE:], context.encode())
+        except InvalidTag as exc:
+            raise DecryptionError("sealed value failed authentication") from exc
+
+    def stream_encryptor(self, *, context: str) -> StreamEncryptor:
+        """Chunked encryption for documents too large to hold in memory."""
+        return StreamEncryptor(self.secret, context=context)
+
+    def decrypt_stream(self, chunks: Iterator[bytes], *, context: str) -> Iterator[bytes]:
+        """Decrypt what ``stream_encryptor`` produced, verifying every chunk and the end."""
+        return _decrypt_chunks(self.secret, chunks, context=context)
+
+
+class KeyRing:
+    """Holds the master key and makes, wraps and unwraps case data keys."""
+
+    def __init__(self, master_key_b64: str) -> None:
+        try:
+            master = base64.b64decode(master_key_b64, validate=True)
+        except ValueError as exc:
+            raise ValueError("master key must be base64") from exc
+        if len(master) != 32:
+            raise ValueError("master key must be 32 bytes (base64 of 32 random bytes)")
+        self._master = AESGCM(master)
+        self.key_id = hashlib.sha256(master).hexdigest()[:16]
+
+    def new_data_key(self) -> DataKey:
+        secret = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(_NONCE)
+        wrapped = self._master.encrypt(nonce, secret, self.key_id.encode())
+        return DataKey(
+            secret=secret,
+            wrapped=WrappedKey(
+                key_id=self.key_id, ciphertext=base64.b64encode(nonce + wrapped).decode()
+            ),
+        )
+
+    def unwrap(self, wrapped: WrappedKey) -> DataKey:
+        if wrapped.key_id != self.key_id:
+            raise DecryptionError(f"data key was wrapped by master key {wrapped.key_id}")
+        raw = base64.b64decode(wrapped.ciphertext)
+        try:
+            secret = self._master.decrypt(raw[:_NONCE], raw[_NONCE:], self.key_id.encode())
+        except InvalidTag as exc:
+            raise DecryptionError("wrapped data key failed authentication") from exc
+        return DataKey(secret=secret, wrapped=wrapped)
+
+
+def _nonce(prefix: bytes, counter: int, *, last: bool) -> bytes:
+    return prefix + struct.pack(">IB", counter, 1 if last else 0)
+
+
+class StreamEncryptor:
+    """Encrypts a byte stream in fixed-size authenticated chunks (a STREAM construction).
+
+    Each chunk's nonce holds its index and a last-chunk flag, so reordering, dropping or
+    truncating chunks fails authentication.
+    """
+
+    def __init__(self, key: bytes, *, context: str) -> None:
+        self._aead = AESGCM(key)
+        self._aad = context.encode()
+        self._prefix = os.urandom(_PREFIX)
+        self._buffer = bytearray()
+        self._counter = 0
+        self._header_sent = False
+
+    def _header(self) -> bytes:
+        if self._header_sent:
+            return b""
+        self._header_sent = True
+        return _STREAM_MAGIC + self._prefix
+
+    def update(self, data: bytes) -> bytes:
+        """Take plaintext, return whatever ciphertext is complete."""
+        self._buffer.extend(data)
+        out = bytearray(self._header())
+        # Keep at least one byte back so the final chunk is always sealed by finalize().
+        while len(self._buffer) > CHUNK_SIZE:
+            chunk = bytes(self._buffer[:CHUNK_SIZE])
+            del self._buffer[:CHUNK_SIZE]
+            out += self._aead.encrypt(
+                _nonce(self._prefix, self._counter, last=False), chunk, self._aad
+            )
+            self._counter += 1
+        return bytes(out)
+
+    def finalize(self) -> bytes:
+        out = self._header() + self._aead.encrypt(
+            _nonce(self._prefix, self._counter, last=True), bytes(self._buffer), self._aad
+        )
+        self._buffer.clear()
+        return out
+
+
+class StreamDecryptor:
+    """Reverses ``StreamEncryptor`` incrementally, authenticating each chunk and the end."""
+
+    def __init__(self, key: bytes, *, context: str) -> None:
+        self._aead = AESGCM(key)
+        self._aad = context.encode()
+        self._buffer = bytearray()
+        self._prefix: bytes | None = None
+        self._counter = 0
+
+    def _open(self, sealed: bytes, *, last: bool) -> bytes:
+        assert self._prefix is not None
+        try:
+            return self._aead.decrypt(
+                _nonce(self._prefix, self._counter, last=last), sealed, self._aad
+            )
+        except InvalidTag as exc:
+            where = "final chunk (truncated or altered)" if last else f"chunk {self._counter}"
+            raise DecryptionError(f"{where} failed authentication") from exc
+
+    def update(self, piece: bytes) -> list[bytes]:
+        """Take ciphertext, return the plaintext chunks it completes."""
+        self._buffer.extend(piece)
+        if self._prefix is None:
+            if len(self._buffer) < len(_STREAM_MAGIC) + _PREFIX:
+                return []
+            if bytes(self._buffer[:4]) != _STREAM_MAGIC:
+                raise DecryptionError("not an encrypted Corroborate object")
+            self._prefix = bytes(self._buffer[4 : 4 + _PREFIX])
+            del self._buffer[: 4 + _PREFIX]
+        out: list[bytes] = []
+        sealed_size = CHUNK_SIZE + _TAG
+        # A full-size chunk may still be the last one; only open it once more bytes follow.
+        while len(self._buffer) > sealed_size:
+            sealed = bytes(self._buffer[:sealed_size])
+            del self._buffer[:sealed_size]
+            out.append(self._open(sealed, last=False))
+            self._counter += 1
+        return out
+
+    def finalize(self) -> bytes:
+        if self._prefix is None:
+            raise DecryptionError("encrypted object is truncated")
+        return self._open(bytes(self._buffer), last=True)
+
+
+def _decrypt_chunks(key: bytes, chunks: Iterator[bytes], *, context: str) -> Iterator[bytes]:
+    decryptor = StreamDecryptor(key, context=context)
+    for piece in chunks:
+        yield from decryptor.update(piece)
+    yield decryptor.finalize()
+
+
+async def adecrypt_stream(
+    key: DataKey, chunks: AsyncIterator[bytes], *, context: str
+) -> AsyncIterator[bytes]:
+    """Async form of ``DataKey.decrypt_stream`` for streamed HTTP responses."""
+    decryptor = StreamDecryptor(key.secret, context=context)
+    async for piece in chunks:
+        for plain in decryptor.update(piece):
+            yield plain
+    yield decryptor.finalize()

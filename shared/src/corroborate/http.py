@@ -1,0 +1,206 @@
+"""FastAPI pieces every service shares: auth, request logging, health, and error shapes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corroborate.auth import AuthenticationError, Principal, Role, TokenVerifier
+from corroborate.logging import get_logger
+
+log = get_logger("corroborate.http")
+CORRELATION_HEADER = "X-Correlation-ID"
+
+_bearer = HTTPBearer(auto_error=False, description="A Corroborate JWT (EdDSA).")
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier
+
+
+def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The verified caller, or 401."""
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        principal = _verifier(request).verify(credentials.credentials)
+    except AuthenticationError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"token rejected: {exc}",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from exc
+    structlog.contextvars.bind_contextvars(caller_role=principal.role.value)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits only the given roles (403 otherwise)."""
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"role '{principal.role.value}' may not do this",
+            )
+        return principal
+
+    return check
+
+
+class RequestLogMiddleware:
+    """One log line per request, with the correlation id bound for everything it logs."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        correlation_id = _valid_uuid(headers.get(CORRELATION_HEADER.lower())) or str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                message.setdefault("headers", []).append(
+                    (CORRELATION_HEADER.encode(), correlation_id.encode())
+                )
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            log.info(
+                "request",
+                method=scope["method"],
+                route=getattr(route, "path", "unmatched"),
+                status=status_code,
+                outcome="ok" if status_code < 400 else "rejected" if status_code < 500 else "error",
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            structlog.contextvars.clear_contextvars()
+
+
+def _valid_uuid(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
+
+
+def correlation_id(request: Request) -> uuid.UUID:
+    """The request's correlation id (from ``X-Correlation-ID`` or freshly made)."""
+    value = request.scope.get("state", {}).get("correlation_id")
+    return uuid.UUID(value) if value else uuid.uuid4()
+
+
+CorrelationId = Annotated[uuid.UUID, Depends(correlation_id)]
+
+
+class FieldError(BaseModel):
+    field: str
+    rule: str
+    message: str
+
+
+class ValidationProblem(BaseModel):
+    detail: str
+    errors: list[FieldError]
+
+
+async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # Inputs are not echoed back: a rejected field may hold a survivor's identity.
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        FieldError(
+            field=".".join(str(p) for p in err["loc"] if p != "body") or "(body)",
+            rule=str(err["type"]),
+            message=str(err["msg"]),
+        )
+        for err in exc.errors()
+    ]
+    problem = ValidationProblem(detail=f"{len(errors)} field(s) invalid", errors=errors)
+    return JSONResponse(status_code=422, content=problem.model_dump())
+
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+def health_router(checks: Callable[[], Iterable[tuple[str, ReadinessCheck]]]) -> APIRouter:
+    """``/healthz`` (the process is alive) and ``/readyz`` (its dependencies answer)."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @router.get("/readyz", responses={503: {"description": "a dependency does not answer"}})
+    async def readyz() -> JSONResponse:
+        results: dict[str, str] = {}
+        for name, check in checks():
+            try:
+                await check()
+                results[name] = "ok"
+            except Exception as exc:  # any failure means not ready; the type says which
+                results[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in results.values())
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={"status": "ready" if ready else "not ready", "checks": results},
+        )
+
+    return router
+
+
+def install_common(app: FastAPI) -> None:
+    """Middleware and error handlers every service uses."""
+    app.add_middleware(RequestLogMiddleware)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors an endpoint can answer with."""
+    descriptions = {
+        401: "missing or invalid token",
+        403: "the caller's role may not do this",
+        404: "no such case for this caller",
+        409: "the case is not in a state that allows this",
+        422: "invalid input: every field error, by field and rule",
+    }
+    out: dict[int | str, dict[str, Any]] = {c: {"description": descriptions[c]} for c in codes}
+    if 422 in codes:
+        out[422]["model"] = ValidationProblem
+    return out

@@ -1,0 +1,92 @@
+"""structlog configured for one JSON line per event on stdout.
+
+Log lines carry identifiers (case_id, correlation_id, event type) and outcomes, never personal
+data: callers pass only those fields, and ``drop_personal_data`` removes any key that names
+identity, as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys that may carry survivor identity. A log call that passes one loses it.
+PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "full_name",
+        "survivor_name",
+        "other_names",
+        "date_of_birth",
+        "dob",
+        "home_office_reference",
+        "email",
+        "phone",
+        "address",
+        "identity",
+        "body",
+        "payload",
+    }
+)
+
+
+def drop_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Remove keys that could carry personal data before a line is rendered."""
+    for key in PERSONAL_KEYS.intersection(event_dict):
+        event_dict[key] = "[removed]"
+    return event_dict
+
+
+def configure_logging(*, service: str, level: str = "INFO") -> None:
+    """Route structlog and the standard library through one JSON renderer on stdout."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        drop_personal_data,
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.dict_tracebacks,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.bind_contextvars(service=service)
+
+    # Libraries that log through the standard library (uvicorn, faststream, pymongo) are
+    # rendered the same way, without their access lines (requests are logged by middleware).
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.EventRenamer("message"),
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).disabled = True
+    for lib in ("uvicorn", "uvicorn.error", "faststream"):
+        logging.getLogger(lib).setLevel(logging.WARNING)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A logger whose lines carry the bound context (service, correlation id, case id)."""
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

@@ -1,0 +1,93 @@
+"""The outbox relay: publishes events saved with their aggregates, then marks them sent.
+
+A crash after publishing and before marking resends the event on restart (consumers are
+idempotent by ``event_id``); a crash before publishing loses nothing, because the event is
+still in the aggregate's document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from corroborate.events.envelope import EventEnvelope
+from corroborate.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class PublishFailed(Exception):
+    """The broker did not confirm the message, or could not route it to any queue."""
+
+
+class EventPublisher(Protocol):
+    async def publish(self, event: EventEnvelope) -> None:
+        """Publish with confirmation; raise if the broker did not take it."""
+
+
+class OutboxRelay:
+    """Drains the outboxes of the given collections, on a poll and whenever nudged."""
+
+    BATCH = 100
+
+    def __init__(
+        self,
+        *,
+        collections: list[AsyncCollection[dict[str, Any]]],
+        publisher: EventPublisher,
+        poll_seconds: float,
+    ) -> None:
+        self._collections = collections
+        self._publisher = publisher
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        """Something was saved with events: drain now rather than at the next poll."""
+        self._wake.set()
+
+    async def drain_once(self) -> int:
+        """Publish every pending event once; return how many were published."""
+        published = 0
+        for collection in self._collections:
+            cursor = collection.find({"outbox_pending": True}, {"outbox": 1}, limit=self.BATCH)
+            async for document in cursor:
+                for entry in document.get("outbox", []):
+                    event = EventEnvelope.model_validate(entry)
+                    await self._publisher.publish(event)
+                    await collection.update_one(
+                        {"_id": document["_id"]},
+                        {"$pull": {"outbox": {"event_id": entry["event_id"]}}},
+                    )
+                    published += 1
+                await collection.update_one(
+                    {"_id": document["_id"], "outbox": {"$size": 0}},
+                    {"$set": {"outbox_pending": False}},
+                )
+        return published
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.drain_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the relay must outlive broker and database outages
+                log.warning("outbox relay failed; retrying", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+            self._wake.clear()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

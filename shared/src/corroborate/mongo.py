@@ -1,0 +1,107 @@
+"""MongoDB access shared by every service: the client, and aggregate saves with an outbox.
+
+An aggregate's document carries its own pending events (``outbox``). A state change and the
+events it emits are therefore one single-document write, atomic on any MongoDB-compatible
+server without a transaction; the relay publishes and then removes them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from corroborate.events.envelope import EventEnvelope
+from corroborate.settings import Settings
+
+Document = dict[str, Any]
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else changed the aggregate since it was read; reload and decide again."""
+
+
+class AlreadyProcessed(Exception):
+    """This event already changed the aggregate; a redelivery changes nothing."""
+
+
+def mongo_client(settings: Settings) -> AsyncMongoClient[Document]:
+    """A client for one service process; it connects lazily, never at import time."""
+    return AsyncMongoClient(
+        settings.mongo_url.get_secret_value(),
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=10_000,
+        appname=f"corroborate-{settings.namespace}",
+    )
+
+
+def service_database(
+    client: AsyncMongoClient[Document], settings: Settings, service: str
+) -> AsyncDatabase[Document]:
+    return client[settings.database_name(service)]
+
+
+def outbox_entries(events: list[EventEnvelope]) -> list[Document]:
+    return [event.model_dump(mode="json") for event in events]
+
+
+async def insert_aggregate(
+    collection: AsyncCollection[Document],
+    *,
+    document: Mapping[str, Any],
+    events: list[EventEnvelope],
+) -> None:
+    """Insert a new aggregate at version 1 together with the events its creation emits."""
+    await collection.insert_one(
+        {
+            **document,
+            "version": 1,
+            "outbox": outbox_entries(events),
+            "outbox_pending": bool(events),
+            "processed_events": [],
+        }
+    )
+
+
+async def save_aggregate(
+    collection: AsyncCollection[Document],
+    *,
+    aggregate_id: Any,
+    expected_version: int,
+    changes: Mapping[str, Any],
+    events: list[EventEnvelope],
+    processed_event: uuid.UUID | None = None,
+) -> None:
+    """Apply ``changes`` and queue ``events`` in one write, if nobody saved in between.
+
+    With ``processed_event``, the write also records that event as handled, and is refused
+    if it was handled before (the consumer's idempotency check, atomic with the change).
+    """
+    query: dict[str, Any] = {"_id": aggregate_id, "version": expected_version}
+    push: dict[str, Any] = {}
+    if events:
+        push["outbox"] = {"$each": outbox_entries(events)}
+    if processed_event is not None:
+        query["processed_events"] = {"$ne": str(processed_event)}
+        push["processed_events"] = str(processed_event)
+    update: dict[str, Any] = {
+        "$set": {**changes, "version": expected_version + 1}
+        | ({"outbox_pending": True} if events else {})
+    }
+    if push:
+        update["$push"] = push
+    result = await collection.update_one(query, update)
+    if result.matched_count == 1:
+        return
+    if processed_event is not None and await collection.count_documents(
+        {"_id": aggregate_id, "processed_events": str(processed_event)}, limit=1
+    ):
+        raise AlreadyProcessed(str(processed_event))
+    raise ConcurrencyConflict(
+        f"aggregate {aggregate_id} is no longer at version {expected_version}"
+    )

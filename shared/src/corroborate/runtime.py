@@ -1,0 +1,129 @@
+"""What every service process wires up: database, broker, outbox relay, storage, keys, auth.
+
+Each service's composition root builds one ``ServiceRuntime``, registers its own event
+handlers and collections, and calls ``start``/``stop`` from its FastAPI lifespan. Nothing here
+connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
+from corroborate.crypto import KeyRing
+from corroborate.events.contracts import CASE_EVENTS
+from corroborate.http import ReadinessCheck
+from corroborate.logging import get_logger
+from corroborate.messaging.outbox import OutboxRelay
+from corroborate.messaging.rabbit import (
+    CaseEventConsumer,
+    EventHandler,
+    RabbitEventPublisher,
+    make_broker,
+)
+from corroborate.messaging.topology import Topology
+from corroborate.mongo import Document, mongo_client
+from corroborate.settings import Settings
+from corroborate.storage import ObjectStore
+
+log = get_logger("corroborate.runtime")
+
+
+@dataclass
+class ServiceRuntime:
+    """The infrastructure clients of one service process."""
+
+    service: str
+    settings: Settings
+    buckets: tuple[str, ...] = ()
+    outbox_collections: tuple[str, ...] = ()
+    mongo: AsyncMongoClient[Document] = field(init=False)
+    database: AsyncDatabase[Document] = field(init=False)
+    keyring: KeyRing = field(init=False)
+    store: ObjectStore = field(init=False)
+    verifier: TokenVerifier = field(init=False)
+    topology: Topology = field(init=False)
+    broker: RabbitBroker = field(init=False)
+    publisher: RabbitEventPublisher = field(init=False)
+    consumer: CaseEventConsumer = field(init=False)
+    relay: OutboxRelay = field(init=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        self.mongo = mongo_client(settings)
+        self.database = self.mongo[settings.database_name(self.service)]
+        self.keyring = KeyRing(settings.master_key.get_secret_value())
+        self.store = ObjectStore(settings)
+        self.verifier = TokenVerifier(
+            public_key_pem=settings.public_key_pem,
+            issuer=settings.auth_issuer,
+            audience=SERVICE_AUDIENCES[self.service],
+        )
+        self.topology = Topology(settings.namespace, delivery_limit=settings.delivery_limit)
+        self.broker = make_broker(settings, service=self.service)
+        self.publisher = RabbitEventPublisher(self.broker, self.topology)
+        self.consumer = CaseEventConsumer(
+            broker=self.broker, topology=self.topology, registry=CASE_EVENTS, service=self.service
+        )
+        self.relay = OutboxRelay(
+            collections=[self.collection(name) for name in self.outbox_collections],
+            publisher=self.publisher,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+
+    def collection(self, name: str) -> AsyncCollection[Document]:
+        return self.database[name]
+
+    def bucket(self, purpose: str) -> str:
+        return self.settings.bucket_name(purpose)
+
+    def subscribe(self, handlers: Mapping[str, EventHandler]) -> None:
+        """Register event handlers; must happen before ``start``."""
+        self.consumer.register(handlers)
+
+    async def start(self) -> None:
+        for name in self.outbox_collections:
+            await self.collection(name).create_index("outbox_pending")
+        for bucket in self.buckets:
+            await self.store.ensure_bucket(bucket)
+        await self.broker.connect()
+        await self.publisher.declare()
+        await self.consumer.declare_parking()
+        await self.broker.start()
+        self.relay.start()
+        log.info("service started", outcome="ok", consumes=self.consumer.handled_types)
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        # In-flight handlers finish (or their messages return to the queue) before this returns.
+        await self.broker.stop()
+        await self.mongo.close()
+        log.info("service stopped", outcome="ok")
+
+    def readiness_checks(self) -> Iterable[tuple[str, ReadinessCheck]]:
+        async def broker() -> None:
+            if not await self.broker.ping(timeout=2.0):
+                raise ConnectionError("broker does not answer")
+
+        async def database() -> None:
+            await self.mongo.admin.command("ping")
+
+        async def storage() -> None:
+            await self.store.ping(self.buckets[0] if self.buckets else "corroborate-ping")
+
+        return [("broker", broker), ("database", database), ("storage", storage)]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "database": self.database.name,
+            "buckets": list(self.buckets),
+            "consumes": self.consumer.handled_types,
+        }

@@ -1,0 +1,97 @@
+"""Connection and behaviour settings, read from ``CORROBORATE_*`` environment variables.
+
+The same code runs against the local stand-ins (SecantusDB, SeaweedFS, a loopback RabbitMQ)
+and against production infrastructure (a MongoDB replica set, AWS S3 or a SeaweedFS cluster,
+a RabbitMQ cluster): only these settings change.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env_file() -> str | None:
+    return os.environ.get("CORROBORATE_ENV_FILE", ".local/corroborate.env")
+
+
+class Settings(BaseSettings):
+    """Everything a Corroborate process needs to find its infrastructure and keys."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORROBORATE_",
+        env_file=_env_file(),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    namespace: str = Field(
+        default="corroborate",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="Prefix for the exchange, queues, databases and buckets of one deployment.",
+    )
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    mongo_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017/?directConnection=true")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: SecretStr = SecretStr("corroborate")
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+
+    master_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Base64 of 32 bytes: the key-encryption key that wraps each case's data key.",
+    )
+    auth_issuer: str = "corroborate-local-issuer"
+    auth_public_key: SecretStr = SecretStr("")
+    auth_public_key_file: Path | None = None
+    auth_private_key_file: Path | None = None
+    report_link_secret: SecretStr = SecretStr("")
+    report_link_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
+
+    prefetch: int = Field(default=16, gt=0, le=1000)
+    delivery_limit: int = Field(default=10, gt=0, le=1000)
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    log_level: str = "INFO"
+
+    intake_url: str = "http://127.0.0.1:8001"
+    review_url: str = "http://127.0.0.1:8002"
+    reporting_url: str = "http://127.0.0.1:8003"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+    @cached_property
+    def public_key_pem(self) -> str:
+        """The token issuer's public key, inline or from a file."""
+        inline = self.auth_public_key.get_secret_value()
+        if inline:
+            return inline
+        if self.auth_public_key_file is None:
+            raise RuntimeError(
+                "set CORROBORATE_AUTH_PUBLIC_KEY or CORROBORATE_AUTH_PUBLIC_KEY_FILE"
+            )
+        return self.auth_public_key_file.read_text(encoding="utf-8")
+
+    def database_name(self, service: str) -> str:
+        """Each service owns exactly one database."""
+        return f"{self.namespace.replace('-', '_')}_{service}"
+
+    def bucket_name(self, purpose: str) -> str:
+        """Buckets are named per deployment and purpose."""
+        return f"{self.namespace}-{purpose}"
+
+
+def load_settings() -> Settings:
+    """Read settings now (never at import time)."""
+    return Settings()

@@ -1,0 +1,200 @@
+"""Object storage through the S3 API (minio SDK), with every object encrypted client-side.
+
+The minio SDK is synchronous; each call runs in a worker thread so the event loop keeps
+serving. Objects are written through the case's data key (``corroborate.crypto``) and read
+back decrypted and verified, so the store only ever holds ciphertext.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, cast
+
+from minio import Minio
+from minio.error import S3Error
+
+from corroborate.crypto import DataKey
+from corroborate.settings import Settings
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What was written: where, how big in the clear, and the SHA-256 of the plaintext."""
+
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+
+
+class IntegrityError(Exception):
+    """A stored object's plaintext no longer matches the hash recorded when it was stored."""
+
+
+class _EncryptingReader(io.RawIOBase):
+    """A file-like view that encrypts and hashes a plaintext iterator as minio reads it."""
+
+    def __init__(self, chunks: Iterator[bytes], key: DataKey, context: str) -> None:
+        self._chunks = chunks
+        self._encryptor = key.stream_encryptor(context=context)
+        self._hash = hashlib.sha256()
+        self._size = 0
+        self._pending = bytearray()
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._pending) < size):
+            try:
+                piece = next(self._chunks)
+            except StopIteration:
+                self._pending += self._encryptor.finalize()
+                self._done = True
+                break
+            self._hash.update(piece)
+            self._size += len(piece)
+            self._pending += self._encryptor.update(piece)
+        if size < 0:
+            size = len(self._pending)
+        out = bytes(self._pending[:size])
+        del self._pending[:size]
+        return out
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    @property
+    def plaintext_size(self) -> int:
+        return self._size
+
+
+class ObjectStore:
+    """Encrypted, hash-verified object storage for one deployment."""
+
+    PART_SIZE = 16 * 1024 * 1024
+
+    def __init__(self, settings: Settings) -> None:
+        self._client = Minio(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+
+    async def ensure_bucket(self, bucket: str, *, versioned: bool = False) -> None:
+        """Create the bucket if missing (at start-up, by the service that owns it)."""
+
+        def create() -> None:
+            if not self._client.bucket_exists(bucket_name=bucket):
+                try:
+                    self._client.make_bucket(bucket_name=bucket)
+                except S3Error as exc:
+                    if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                        raise
+            if versioned:
+                from minio.commonconfig import ENABLED  # noqa: PLC0415
+                from minio.versioningconfig import VersioningConfig  # noqa: PLC0415
+
+                self._client.set_bucket_versioning(
+                    bucket_name=bucket, config=VersioningConfig(ENABLED)
+                )
+
+        await asyncio.to_thread(create)
+
+    async def ping(self, bucket: str) -> None:
+        await asyncio.to_thread(self._client.bucket_exists, bucket_name=bucket)
+
+    async def put_encrypted(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        chunks: Iterator[bytes],
+        data_key: DataKey,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredObject:
+        """Stream plaintext chunks in, encrypted; return the plaintext's size and SHA-256."""
+        reader = _EncryptingReader(chunks, data_key, context=f"{bucket}/{key}")
+
+        def put() -> None:
+            self._client.put_object(
+                bucket_name=bucket,
+                object_name=key,
+                data=cast(BinaryIO, reader),
+                length=-1,
+                part_size=self.PART_SIZE,
+                content_type="application/octet-stream",
+                metadata=metadata or {},  # type: ignore[arg-type]
+            )
+
+        await asyncio.to_thread(put)
+        return StoredObject(
+            bucket=bucket, key=key, size=reader.plaintext_size, sha256=reader.sha256
+        )
+
+    async def put_encrypted_from(
+        self,
+        *,
+        bucket: str,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        data_key: DataKey,
+    ) -> StoredObject:
+        """As ``put_encrypted``, from an async stream (an HTTP request body), chunk by chunk."""
+        loop = asyncio.get_running_loop()
+
+        async def next_chunk() -> bytes | None:
+            return await anext(chunks, None)
+
+        def pull() -> Iterator[bytes]:
+            # Runs in the upload thread: each chunk is awaited on the event loop as minio reads.
+            while (
+                piece := asyncio.run_coroutine_threadsafe(next_chunk(), loop).result()
+            ) is not None:
+                yield piece
+
+        return await self.put_encrypted(bucket=bucket, key=key, chunks=pull(), data_key=data_key)
+
+    async def read_decrypted(
+        self, *, bucket: str, key: str, data_key: DataKey, expected_sha256: str
+    ) -> AsyncIterator[bytes]:
+        """Yield the plaintext, and fail at the end if it does not hash to what was recorded."""
+        response: Any = await asyncio.to_thread(
+            self._client.get_object, bucket_name=bucket, object_name=key
+        )
+        digest = hashlib.sha256()
+        try:
+            decrypted = data_key.decrypt_stream(
+                iter(lambda: response.read(ObjectStore.PART_SIZE // 4), b""),
+                context=f"{bucket}/{key}",
+            )
+            while True:
+                piece = await asyncio.to_thread(next, decrypted, None)
+                if piece is None:
+                    break
+                digest.update(piece)
+                yield piece
+        finally:
+            response.close()
+            response.release_conn()
+        if digest.hexdigest() != expected_sha256:
+            raise IntegrityError(f"{bucket}/{key} does not match its recorded SHA-256")
+
+    async def read_all(
+        self, *, bucket: str, key: str, data_key: DataKey, expected_sha256: str
+    ) -> bytes:
+        parts = [
+            piece
+            async for piece in self.read_decrypted(
+                bucket=bucket, key=key, data_key=data_key, expected_sha256=expected_sha256
+            )
+        ]
+        return b"".join(parts)

@@ -1,0 +1,79 @@
+"""Helpers for tests against the real servers: run services in-process, clean up after."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import aio_pika
+import httpx
+from fastapi import FastAPI
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+
+from corroborate.events.contracts import CASE_EVENTS
+from corroborate.mongo import mongo_client
+from corroborate.settings import Settings
+
+
+@asynccontextmanager
+async def running(
+    app: FastAPI, *, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Start an app's lifespan (database, broker, relay) and give an HTTP client for it."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
+
+
+async def remove_namespace(settings: Settings) -> None:
+    """Delete the exchanges, queues, databases and buckets a test namespace created."""
+    prefix = settings.namespace
+    client = mongo_client(settings)
+    try:
+        for name in await client.list_database_names():
+            if name.startswith(f"{prefix}_"):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+
+    def remove_buckets() -> None:
+        s3 = Minio(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+            region=settings.s3_region,
+        )
+        for bucket in s3.list_buckets():
+            if not bucket.name.startswith(f"{prefix}-"):
+                continue
+            objects = [
+                DeleteObject(name=o.object_name or "", version_id=o.version_id)
+                for o in s3.list_objects(
+                    bucket_name=bucket.name, recursive=True, include_version=True
+                )
+            ]
+            for _error in s3.remove_objects(bucket_name=bucket.name, delete_object_list=objects):
+                pass
+            with suppress(Exception):
+                s3.remove_bucket(bucket_name=bucket.name)
+
+    await asyncio.to_thread(remove_buckets)
+
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        for service in ("intake", "review", "reporting", "test"):
+            for suffix in (*CASE_EVENTS.event_types, "parking", "spy"):
+                with suppress(Exception):
+                    await channel.queue_delete(f"{prefix}.{service}.{suffix}")
+                if channel.is_closed:
+                    channel = await connection.channel()
+        for exchange in ("case-events", "dead-letter"):
+            with suppress(Exception):
+                await channel.exchange_delete(f"{prefix}.{exchange}")
+            if channel.is_closed:
+                channel = await connection.channel()

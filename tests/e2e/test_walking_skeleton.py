@@ -1,0 +1,200 @@
+"""One referral, from the partner's submission to the partner's download of the issued report,
+through the three services running as real processes against the real broker, database and
+object storage."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from corroborate.auth import Role
+from corroborate.cli.demo import minimal_pdf, walk_skeleton
+from corroborate.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("intake", "review", "reporting")
+CANARY = "Zubeida Canary-Qorxoy"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    logs: dict[str, Path]
+
+
+@pytest.fixture(scope="module")
+def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The three services as uvicorn processes, as `make up` runs them."""
+    ports = {service: _free_port() for service in SERVICES}
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    configured = settings.model_copy(
+        update={f"{service}_url": url for service, url in urls.items()}
+    )
+    logs_dir = tmp_path_factory.mktemp("service-logs")
+    env = {
+        **os.environ,
+        "CORROBORATE_NAMESPACE": settings.namespace,
+        **{f"CORROBORATE_{service.upper()}_URL": url for service, url in urls.items()},
+    }
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {service: logs_dir / f"{service}.log" for service in SERVICES}
+    try:
+        for service in SERVICES:
+            with logs[service].open("wb") as log:
+                processes[service] = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"{service}.bootstrap:create_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(ports[service]),
+                        "--no-access-log",
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        deadline = time.monotonic() + 60
+        for service in SERVICES:
+            while True:
+                if processes[service].poll() is not None:
+                    pytest.fail(f"{service} exited:\n{logs[service].read_text()}")
+                try:
+                    if httpx.get(f"{urls[service]}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{service} not ready:\n{logs[service].read_text()}")
+                time.sleep(0.3)
+        yield Stack(settings=configured, logs=logs)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+async def event_spy(
+    settings: Settings,
+) -> AsyncIterator[list[aio_pika.abc.AbstractIncomingMessage]]:
+    """Every case event published while the test runs, in arrival order."""
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(
+        f"{settings.namespace}.case-events", aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key="#")
+    seen: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def collect(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        seen.append(message)
+        await message.ack()
+
+    await queue.consume(collect)
+    yield seen
+    await connection.close()
+
+
+async def test_referral_reaches_an_issued_report_the_partner_can_download(
+    stack: Stack, event_spy: list[aio_pika.abc.AbstractIncomingMessage]
+) -> None:
+    document = minimal_pdf("Home Office refusal letter")
+
+    result = await walk_skeleton(stack.settings, survivor_name=CANARY, document=document)
+
+    # The partner's PDF is a real report about this case and this lesion.
+    assert result.pdf.startswith(b"%PDF")
+    pages = PdfReader(io.BytesIO(result.pdf)).pages
+    text = " ".join(" ".join(page.extract_text() for page in pages).split())
+    assert result.reference in text
+    assert "Upper back" in text
+    assert "highly consistent with" in text
+    assert result.document_sha256 in text.replace(" ", "")
+    assert f"Page 1 of {len(pages)}" in text
+    assert CANARY in text  # the report itself names the survivor; nothing else may
+
+    # The event trail: each event once, in order, the submission's correlation id throughout.
+    await asyncio.sleep(1.0)
+    events = [json.loads(m.body) for m in event_spy]
+    trail = [e for e in events if e["case_id"] == str(result.case_id)]
+    assert [e["type"] for e in trail] == [
+        "referral.submitted",
+        "referral.accepted",
+        "case.assigned",
+        "review.completed",
+        "report.issued",
+    ]
+    assert len({e["event_id"] for e in trail}) == len(trail)
+    assert {e["correlation_id"] for e in trail} == {str(result.correlation_id)}
+    assert all(m.delivery_mode == aio_pika.DeliveryMode.PERSISTENT for m in event_spy)
+
+    # The survivor's name never crosses the bus in clear.
+    assert all(CANARY.encode() not in m.body for m in event_spy)
+    issued = trail[-1]["payload"]
+    assert issued["sha256"] == result.report_sha256
+
+
+async def test_no_service_logs_the_survivors_name(
+    stack: Stack, event_spy: list[aio_pika.abc.AbstractIncomingMessage]
+) -> None:
+    await walk_skeleton(stack.settings, survivor_name=CANARY, document=minimal_pdf("statement"))
+    await asyncio.sleep(0.5)
+    for service, log in stack.logs.items():
+        lines = log.read_text(encoding="utf-8").splitlines()
+        assert lines, f"{service} logged nothing"
+        assert not [line for line in lines if CANARY in line], f"{service} logged the name"
+        # One line per event handled, carrying what an operator needs to follow a case.
+        handled = [json.loads(line) for line in lines if '"event handled"' in line]
+        assert handled, f"{service} logged no handled event"
+        for line in handled:
+            assert {"correlation_id", "case_id", "event_type", "outcome"} <= line.keys()
+
+
+async def test_another_organisation_cannot_see_the_referral(stack: Stack, bearer: object) -> None:
+    result = await walk_skeleton(
+        stack.settings, survivor_name="Another Person", document=minimal_pdf("x")
+    )
+    assert callable(bearer)
+    async with httpx.AsyncClient(timeout=10) as http:
+        other = bearer(Role.PARTNER, org="some-other-organisation")
+        seen = await http.get(
+            f"{stack.settings.intake_url}/referrals/{result.case_id}", headers=other
+        )
+        link = await http.post(
+            f"{stack.settings.reporting_url}/cases/{result.case_id}/report/link", headers=other
+        )
+    assert seen.status_code == 404
+    assert link.status_code == 404
