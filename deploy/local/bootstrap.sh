@@ -17,16 +17,19 @@ if ! command -v uv >/dev/null 2>&1; then
     export PATH="$HOME/.local/bin:$PATH"
 fi
 
-# WeasyPrint renders the medico-legal report through Pango; fonts make it legible.
-if ! ldconfig -p 2>/dev/null | grep libpangoft2-1.0.so.0 >/dev/null || ! fc-list 2>/dev/null | grep -i dejavu >/dev/null; then
+# WeasyPrint renders the medico-legal report through Pango and HarfBuzz (subset, to embed
+# only the glyphs used); fonts make it legible.
+if ! ldconfig -p 2>/dev/null | grep libpangoft2-1.0.so.0 >/dev/null \
+    || ! ldconfig -p 2>/dev/null | grep libharfbuzz-subset.so.0 >/dev/null \
+    || ! fc-list 2>/dev/null | grep -i dejavu >/dev/null; then
     if [[ "$(id -u)" == 0 ]]; then
         say "installing Pango and fonts (Debian packages)"
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
-            fonts-dejavu-core fontconfig >/dev/null
+            libharfbuzz-subset0 fonts-dejavu-core fontconfig >/dev/null
     else
-        say "warning: Pango or fonts missing; install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core"
+        say "warning: install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core"
     fi
 fi
 

@@ -7,11 +7,15 @@ connects at import time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import APIRouter, FastAPI
+from faststream import FastStream
 from faststream.rabbit import RabbitBroker
+from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,13 +23,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS
-from corroborate.http import ReadinessCheck
+from corroborate.http import ReadinessCheck, health_router, install_common
 from corroborate.logging import get_logger
 from corroborate.messaging.outbox import OutboxRelay
 from corroborate.messaging.rabbit import (
     CaseEventConsumer,
     EventHandler,
     RabbitEventPublisher,
+    envelope_model,
     make_broker,
 )
 from corroborate.messaging.topology import Topology
@@ -54,6 +59,7 @@ class ServiceRuntime:
     publisher: RabbitEventPublisher = field(init=False)
     consumer: CaseEventConsumer = field(init=False)
     relay: OutboxRelay = field(init=False)
+    published_types: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -87,6 +93,35 @@ class ServiceRuntime:
     def subscribe(self, handlers: Mapping[str, EventHandler]) -> None:
         """Register event handlers; must happen before ``start``."""
         self.consumer.register(handlers)
+
+    def publishes(self, *event_types: str) -> None:
+        """Declare the events this service emits (through its outbox), for the AsyncAPI document."""
+        for event_type in event_types:
+            version = max(CASE_EVENTS.versions(event_type))
+            self.broker.publisher(
+                exchange=self.topology.case_events,
+                routing_key=event_type,
+                persist=True,
+                title=f"{self.topology.case_events.name}:{event_type}",
+                description=f"The {self.service} service publishes {event_type}.",
+                schema=envelope_model(
+                    event_type, version, CASE_EVENTS.model_for(event_type, version)
+                ),
+            )
+        self.published_types = [*self.published_types, *event_types]
+
+    def asyncapi(self, *, title: str, version: str) -> AsyncAPI:
+        return AsyncAPI(
+            self.broker,
+            title=title,
+            version=version,
+            schema_version="3.0.0",
+            description=f"Case events the {self.service} service publishes and consumes.",
+        )
+
+    def asyncapi_app(self, *, title: str, version: str) -> FastStream:
+        """A FastStream app for ``faststream docs gen``/``serve``; it connects to nothing."""
+        return FastStream(self.broker, specification=self.asyncapi(title=title, version=version))
 
     async def start(self) -> None:
         for name in self.outbox_collections:
@@ -126,4 +161,37 @@ class ServiceRuntime:
             "database": self.database.name,
             "buckets": list(self.buckets),
             "consumes": self.consumer.handled_types,
+            "publishes": self.published_types,
         }
+
+
+def service_app(
+    *,
+    runtime: ServiceRuntime,
+    title: str,
+    version: str,
+    summary: str,
+    prepare: Callable[[], Awaitable[None]],
+    router: APIRouter,
+    state: Mapping[str, Any],
+) -> FastAPI:
+    """The FastAPI app of one service: lifespan, auth, logging, health, and its routes."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await prepare()
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, version=version, summary=summary, lifespan=lifespan)
+    app.state.token_verifier = runtime.verifier
+    app.state.runtime = runtime
+    for name, value in state.items():
+        setattr(app.state, name, value)
+    install_common(app)
+    app.include_router(health_router(runtime.readiness_checks))
+    app.include_router(router)
+    return app

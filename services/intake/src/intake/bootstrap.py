@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
+from faststream import FastStream
 
-from corroborate.http import health_router, install_common
 from corroborate.logging import configure_logging
-from corroborate.runtime import ServiceRuntime
+from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from intake.adapters.repository import COLLECTION, ReferralRepository
 from intake.entrypoints.events import event_handlers
@@ -17,53 +14,50 @@ from intake.entrypoints.http import build_router
 from intake.service import Intake
 
 SERVICE = "intake"
+TITLE = "Corroborate intake"
+VERSION = "0.1.0"
 DOCUMENTS = "intake-documents"
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
 
 
-def build_runtime(settings: Settings) -> tuple[ServiceRuntime, Intake]:
+def build(settings: Settings) -> tuple[ServiceRuntime, Intake]:
+    """Wire intake's use cases to its infrastructure; nothing connects yet."""
     runtime = ServiceRuntime(
         service=SERVICE,
         settings=settings,
         buckets=(settings.bucket_name(DOCUMENTS),),
         outbox_collections=(COLLECTION,),
     )
-    repository = ReferralRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify)
     intake = Intake(
-        referrals=repository,
+        referrals=ReferralRepository(
+            runtime.collection(COLLECTION), on_events=runtime.relay.notify
+        ),
         keyring=runtime.keyring,
         store=runtime.store,
         documents_bucket=settings.bucket_name(DOCUMENTS),
         max_document_bytes=MAX_DOCUMENT_BYTES,
     )
     runtime.subscribe(event_handlers(intake))
+    runtime.publishes("referral.submitted")
     return runtime, intake
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, intake = build_runtime(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await intake.prepare()
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
-
-    app = FastAPI(
-        title="Corroborate intake",
-        version="0.1.0",
+    runtime, intake = build(settings)
+    return service_app(
+        runtime=runtime,
+        title=TITLE,
+        version=VERSION,
         summary="Referral partners submit referrals and evidence, and follow their cases.",
-        lifespan=lifespan,
+        prepare=intake.prepare,
+        router=build_router(reporting_url=settings.reporting_url),
+        state={"intake": intake},
     )
-    app.state.token_verifier = runtime.verifier
-    app.state.intake = intake
-    app.state.runtime = runtime
-    install_common(app)
-    app.include_router(health_router(runtime.readiness_checks))
-    app.include_router(build_router(reporting_url=settings.reporting_url))
-    return app
+
+
+def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
+    """For ``faststream docs gen --factory intake.bootstrap:create_asyncapi_app``."""
+    runtime, _ = build(settings or load_settings())
+    return runtime.asyncapi_app(title=TITLE, version=VERSION)

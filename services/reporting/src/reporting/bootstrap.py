@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
+from faststream import FastStream
 
-from corroborate.http import health_router, install_common
 from corroborate.logging import configure_logging
-from corroborate.runtime import ServiceRuntime
+from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
 from reporting.domain.links import DownloadLinks
@@ -19,12 +17,13 @@ from reporting.entrypoints.http import build_router
 from reporting.service import Reporting
 
 SERVICE = "reporting"
+TITLE = "Corroborate reporting"
+VERSION = "0.1.0"
 REPORTS = "reports"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    configure_logging(service=SERVICE, level=settings.log_level)
+def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
+    """Wire reporting's use cases to its infrastructure; nothing connects yet."""
     link_secret = settings.report_link_secret.get_secret_value()
     if not link_secret:
         raise RuntimeError("set CORROBORATE_REPORT_LINK_SECRET")
@@ -46,26 +45,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     runtime.subscribe(event_handlers(reporting))
+    runtime.publishes("report.issued")
+    return runtime, reporting
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await reporting.prepare()
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
 
-    app = FastAPI(
-        title="Corroborate reporting",
-        version="0.1.0",
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(service=SERVICE, level=settings.log_level)
+    runtime, reporting = build(settings)
+    return service_app(
+        runtime=runtime,
+        title=TITLE,
+        version=VERSION,
         summary="Legal sign-off, the medico-legal report, and its download.",
-        lifespan=lifespan,
+        prepare=reporting.prepare,
+        router=build_router(public_url=settings.reporting_url),
+        state={"reporting": reporting},
     )
-    app.state.token_verifier = runtime.verifier
-    app.state.reporting = reporting
-    app.state.runtime = runtime
-    install_common(app)
-    app.include_router(health_router(runtime.readiness_checks))
-    app.include_router(build_router(public_url=settings.reporting_url))
-    return app
+
+
+def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
+    """For ``faststream docs gen --factory reporting.bootstrap:create_asyncapi_app``."""
+    runtime, _ = build(settings or load_settings())
+    return runtime.asyncapi_app(title=TITLE, version=VERSION)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
+from faststream import FastStream
 
-from corroborate.http import health_router, install_common
 from corroborate.logging import configure_logging
-from corroborate.runtime import ServiceRuntime
+from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from review.adapters.repository import COLLECTION, CaseRepository
 from review.entrypoints.events import event_handlers
@@ -17,12 +14,13 @@ from review.entrypoints.http import build_router
 from review.service import Review, ReviewPolicy
 
 SERVICE = "review"
+TITLE = "Corroborate review"
+VERSION = "0.1.0"
 PHOTOGRAPHS = "review-photographs"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    configure_logging(service=SERVICE, level=settings.log_level)
+def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
+    """Wire review's use cases to its infrastructure; nothing connects yet."""
     runtime = ServiceRuntime(
         service=SERVICE,
         settings=settings,
@@ -34,26 +32,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policy=ReviewPolicy(),
     )
     runtime.subscribe(event_handlers(review))
+    runtime.publishes("referral.accepted", "case.assigned", "review.completed")
+    return runtime, review
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await review.prepare()
-        await runtime.start()
-        try:
-            yield
-        finally:
-            await runtime.stop()
 
-    app = FastAPI(
-        title="Corroborate review",
-        version="0.1.0",
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(service=SERVICE, level=settings.log_level)
+    runtime, review = build(settings)
+    return service_app(
+        runtime=runtime,
+        title=TITLE,
+        version=VERSION,
         summary="Triage, clinician assignment, Istanbul Protocol findings.",
-        lifespan=lifespan,
+        prepare=review.prepare,
+        router=build_router(),
+        state={"review": review},
     )
-    app.state.token_verifier = runtime.verifier
-    app.state.review = review
-    app.state.runtime = runtime
-    install_common(app)
-    app.include_router(health_router(runtime.readiness_checks))
-    app.include_router(build_router())
-    return app
+
+
+def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
+    """For ``faststream docs gen --factory review.bootstrap:create_asyncapi_app``."""
+    runtime, _ = build(settings or load_settings())
+    return runtime.asyncapi_app(title=TITLE, version=VERSION)
