@@ -78,6 +78,10 @@ start_rabbitmq() {
         say "rabbitmq: reusing the broker that answers at the configured URL"
         return
     fi
+    if alive rabbitmq; then
+        wait_for rabbitmq 90 ping amqp
+        return
+    fi
     install_rabbitmq
     local dir="$STATE/rabbitmq"
     mkdir -p "$dir/mnesia" "$dir/log"
@@ -88,20 +92,19 @@ listeners.tcp.default = 127.0.0.1:$amqp_port
 loopback_users.guest = true
 log.file.level = warning
 CONF
-    export RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
-        RABBITMQ_CONFIG_FILE="$dir/rabbitmq" RABBITMQ_PID_FILE="$dir/rabbitmq.pid" \
+    echo '[].' > "$dir/enabled_plugins"
+    port_open 4369 || touch "$dir/epmd-started-here"
+    say "rabbitmq: starting on 127.0.0.1:$amqp_port (data in $dir)"
+    # The broker runs in the foreground of its own start script, whose PID we keep: SIGTERM to
+    # it stops the node cleanly. Erlang's port mapper and distribution port stay on loopback.
+    RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
+        RABBITMQ_CONFIG_FILE="$dir/rabbitmq" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
         RABBITMQ_NODENAME="corroborate-$amqp_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
         RABBITMQ_DIST_PORT=$((amqp_port + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 \
-        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins" \
-        RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
-    echo '[].' > "$dir/enabled_plugins"
-    echo '[].' > "$dir/advanced.config"
-    say "rabbitmq: starting on 127.0.0.1:$amqp_port (data in $dir)"
-    rabbitmq-server -detached >"$LOGS/rabbitmq.out" 2>&1
-    rabbitmqctl -n "$RABBITMQ_NODENAME" wait "$RABBITMQ_PID_FILE" --timeout 90 >/dev/null 2>&1 \
-        || die "rabbitmq did not start (logs: $dir/log)"
-    cp "$RABBITMQ_PID_FILE" "$PIDS/rabbitmq.pid"
-    wait_for rabbitmq 60 ping amqp
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server >"$LOGS/rabbitmq.out" 2>&1 &
+    echo $! > "$PIDS/rabbitmq.pid"
+    wait_for rabbitmq 120 ping amqp
 }
 
 start_mongo() {
@@ -176,6 +179,12 @@ case "${1:-}" in
         stop_one s3
         stop_one mongo
         stop_one rabbitmq
+        if [[ -f "$STATE/rabbitmq/epmd-started-here" ]]; then
+            # Erlang's port mapper outlives the broker; stop it only if this stack started it
+            # and no other Erlang node still uses it.
+            epmd -names 2>/dev/null | grep -q "^name " || epmd -kill >/dev/null 2>&1 || true
+            rm -f "$STATE/rabbitmq/epmd-started-here"
+        fi
         ;;
     status) status ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;

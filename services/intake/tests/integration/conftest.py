@@ -1,0 +1,117 @@
+"""Intake running in-process against the real broker, database and object storage."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pymongo import AsyncMongoClient
+
+from corroborate.auth import Role
+from corroborate.cli.demo import minimal_pdf
+from corroborate.settings import Settings
+from corroborate.testing import running
+from intake.bootstrap import create_app
+
+Headers = dict[str, str]
+ReferralBody = Callable[..., dict[str, Any]]
+Create = Callable[..., Awaitable[dict[str, Any]]]
+Upload = Callable[..., Awaitable[httpx.Response]]
+
+
+@pytest.fixture
+def intake_app(settings: Settings) -> FastAPI:
+    return create_app(settings)
+
+
+@pytest.fixture
+async def intake(intake_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(intake_app) as client:
+        yield client
+
+
+@pytest.fixture
+async def referrals(settings: Settings) -> AsyncIterator[Any]:
+    """Intake's referrals collection, read directly (as a database dump would show it)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    try:
+        yield client[settings.database_name("intake")]["referrals"]
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def org() -> str:
+    """An organisation of its own for each test, so listings never mix."""
+    return f"solicitors-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def partner(bearer: Callable[..., Headers], org: str) -> Headers:
+    return bearer(Role.PARTNER, org=org, sub="solicitor-1")
+
+
+@pytest.fixture
+def document() -> bytes:
+    return minimal_pdf("Home Office refusal letter (test)")
+
+
+@pytest.fixture
+def create_referral(
+    intake: httpx.AsyncClient, partner: Headers, referral_body: ReferralBody
+) -> Create:
+    async def create(headers: Headers | None = None, **overrides: Any) -> dict[str, Any]:
+        response = await intake.post(
+            "/referrals", json=referral_body(**overrides), headers=headers or partner
+        )
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    return create
+
+
+@pytest.fixture
+def upload(intake: httpx.AsyncClient, partner: Headers) -> Upload:
+    async def send(
+        case_id: str,
+        content: bytes,
+        *,
+        kind: str = "home_office_decision",
+        headers: Headers | None = None,
+    ) -> httpx.Response:
+        return await intake.post(
+            f"/referrals/{case_id}/documents",
+            params={"kind": kind},
+            content=content,
+            headers=headers or partner,
+        )
+
+    return send
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition"
+) -> Any:
+    """Poll until ``probe`` returns something truthy; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"{what}: not seen within {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Awaitable[Any]]:
+    return eventually
