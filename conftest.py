@@ -32,7 +32,7 @@ def settings() -> Iterator[Settings]:
             "which starts the real servers"
         )
     namespace = f"t{secrets.token_hex(4)}"
-    configured = Settings(_env_file=env_file, namespace=namespace)  # type: ignore[call-arg]
+    configured = Settings(_env_file=env_file, namespace=namespace)
     yield configured
     asyncio.run(remove_namespace(configured))
 

@@ -26,12 +26,12 @@ def contract_settings() -> Settings:
     """Settings that make no connection and hold throwaway keys: contracts don't depend on them."""
     _, public_pem = generate_keypair()
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         namespace="corroborate",
-        master_key=base64.b64encode(os.urandom(32)).decode(),  # type: ignore[arg-type]
-        auth_public_key=public_pem,  # type: ignore[arg-type]
-        report_link_secret="contracts",  # type: ignore[arg-type]
-        s3_secret_key="contracts",  # type: ignore[arg-type]
+        master_key=base64.b64encode(os.urandom(32)).decode(),
+        auth_public_key=public_pem,
+        report_link_secret="contracts",
+        s3_secret_key="contracts",
     )
 
 
@@ -88,4 +88,5 @@ def write_all() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(write_all())
+    write_all()
+    sys.exit(0)

@@ -24,6 +24,7 @@ from pypdf import PdfReader
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, walk_skeleton
 from corroborate.settings import Settings
+from corroborate.testing import BearerHeaders
 
 pytestmark = pytest.mark.e2e
 
@@ -183,11 +184,12 @@ async def test_no_service_logs_the_survivors_name(
             assert {"correlation_id", "case_id", "event_type", "outcome"} <= line.keys()
 
 
-async def test_another_organisation_cannot_see_the_referral(stack: Stack, bearer: object) -> None:
+async def test_another_organisation_cannot_see_the_referral(
+    stack: Stack, bearer: BearerHeaders
+) -> None:
     result = await walk_skeleton(
         stack.settings, survivor_name="Another Person", document=minimal_pdf("x")
     )
-    assert callable(bearer)
     async with httpx.AsyncClient(timeout=10) as http:
         other = bearer(Role.PARTNER, org="some-other-organisation")
         seen = await http.get(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 import aio_pika
@@ -15,6 +15,9 @@ from minio.deleteobjects import DeleteObject
 from corroborate.events.contracts import CASE_EVENTS
 from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
+
+BearerHeaders = Callable[..., dict[str, str]]
+"""The ``bearer`` fixture: ``bearer(Role.PARTNER, org="a")`` gives Authorization headers."""
 
 
 @asynccontextmanager
@@ -77,3 +80,55 @@ async def remove_namespace(settings: Settings) -> None:
                 await channel.exchange_delete(f"{prefix}.{exchange}")
             if channel.is_closed:
                 channel = await connection.channel()
+
+
+class TcpProxy:
+    """A loopback TCP proxy a test can cut, to simulate a broker or database outage."""
+
+    def __init__(self, *, target_host: str, target_port: int) -> None:
+        self._target = (target_host, target_port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._open = True
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._open:
+            writer.close()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        """Drop every connection and refuse new ones until ``resume``."""
+        self._open = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    def resume(self) -> None:
+        self._open = True
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

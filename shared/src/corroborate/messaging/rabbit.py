@@ -44,6 +44,7 @@ def make_broker(settings: Settings, *, service: str) -> RabbitBroker:
         apply_types=False,
         logger=None,
         graceful_timeout=20.0,
+        reconnect_interval=1.0,
         app_id=f"corroborate-{service}",
         # Pinned so the committed AsyncAPI document does not depend on where it was generated.
         specification_url="amqp://rabbitmq:5672/",
