@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import structlog
@@ -101,10 +102,12 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
+            case_id = scope.get("path_params", {}).get("case_id")
             log.info(
                 "request",
                 method=scope["method"],
                 route=getattr(route, "path", "unmatched"),
+                **({"case_id": str(case_id)} if case_id else {}),
                 status=status_code,
                 outcome="ok" if status_code < 400 else "rejected" if status_code < 500 else "error",
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
@@ -141,6 +144,19 @@ class ValidationProblem(BaseModel):
     errors: list[FieldError]
 
 
+class InvalidFields(Exception):
+    """Input that parsed but breaks a rule (say, incomplete for submission): 422, every field."""
+
+    def __init__(self, detail: str, errors: list[FieldError]) -> None:
+        super().__init__(detail)
+        self.problem = ValidationProblem(detail=detail, errors=errors)
+
+
+async def _invalid_fields_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidFields)
+    return JSONResponse(status_code=422, content=exc.problem.model_dump())
+
+
 async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     # Inputs are not echoed back: a rejected field may hold a survivor's identity.
     assert isinstance(exc, RequestValidationError)
@@ -154,6 +170,22 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     ]
     problem = ValidationProblem(detail=f"{len(errors)} field(s) invalid", errors=errors)
     return JSONResponse(status_code=422, content=problem.model_dump())
+
+
+ErrorAnswers = Mapping[type[Exception], tuple[int, str | None]]
+"""Domain refusal -> (HTTP status, fixed detail or None to use the exception's message)."""
+
+
+@contextmanager
+def answering(errors: ErrorAnswers) -> Iterator[None]:
+    """Turn the domain's refusals into HTTP answers, the same way on every endpoint."""
+    try:
+        yield
+    except tuple(errors) as exc:
+        for error_type, (status_code, detail) in errors.items():
+            if isinstance(exc, error_type):
+                raise HTTPException(status_code, detail or str(exc)) from exc
+        raise  # pragma: no cover - the except clause only admits mapped types
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -189,6 +221,7 @@ def install_common(app: FastAPI) -> None:
     """Middleware and error handlers every service uses."""
     app.add_middleware(RequestLogMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(InvalidFields, _invalid_fields_handler)
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

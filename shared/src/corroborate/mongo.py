@@ -8,12 +8,13 @@ server without a transaction; the relay publishes and then removes them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
@@ -105,3 +106,57 @@ async def save_aggregate(
     raise ConcurrencyConflict(
         f"aggregate {aggregate_id} is no longer at version {expected_version}"
     )
+
+
+class AggregateCollection:
+    """The writes every repository makes: create (once per event), load, save with the outbox.
+
+    ``on_events`` nudges the outbox relay whenever a write queued events.
+    """
+
+    def __init__(
+        self, collection: AsyncCollection[Document], *, on_events: Callable[[], None]
+    ) -> None:
+        self.collection = collection
+        self._on_events = on_events
+
+    async def create(
+        self,
+        *,
+        document: Mapping[str, Any],
+        events: list[EventEnvelope],
+        caused_by: uuid.UUID | None = None,
+    ) -> None:
+        """Insert a new aggregate; if an event created it before, raise ``AlreadyProcessed``."""
+        try:
+            await insert_aggregate(self.collection, document=document, events=events)
+        except DuplicateKeyError as exc:
+            if caused_by is None:
+                raise
+            raise AlreadyProcessed(str(caused_by)) from exc
+        if events:
+            self._on_events()
+
+    async def load(self, aggregate_id: str, *, without: tuple[str, ...] = ()) -> Document | None:
+        projection = dict.fromkeys(("outbox", *without), 0)
+        return await self.collection.find_one({"_id": aggregate_id}, projection)
+
+    async def save(
+        self,
+        *,
+        aggregate_id: str,
+        expected_version: int,
+        changes: Mapping[str, Any],
+        events: list[EventEnvelope],
+        processed_event: uuid.UUID | None = None,
+    ) -> None:
+        await save_aggregate(
+            self.collection,
+            aggregate_id=aggregate_id,
+            expected_version=expected_version,
+            changes=changes,
+            events=events,
+            processed_event=processed_event,
+        )
+        if events:
+            self._on_events()

@@ -41,11 +41,15 @@ class NotFound(Exception):
 
 
 class DocumentRejected(Exception):
-    """The upload is not an allowed type or is too large; nothing was stored."""
+    """The upload was refused; nothing was stored."""
 
-    def __init__(self, message: str, *, too_large: bool = False) -> None:
-        super().__init__(message)
-        self.too_large = too_large
+
+class DocumentTypeRefused(DocumentRejected):
+    """The bytes are not one of the allowed document types."""
+
+
+class DocumentTooLarge(DocumentRejected):
+    """The upload passed the size limit while streaming."""
 
 
 class Intake:
@@ -120,7 +124,7 @@ class Intake:
         head, rest = await _read_head(body, 16)
         content_type = detect_document_type(head)
         if content_type is None:
-            raise DocumentRejected(
+            raise DocumentTypeRefused(
                 "file: the content is not an allowed type (PDF, JPEG or PNG, judged from its bytes)"
             )
         document_id = uuid.uuid4()
@@ -249,5 +253,5 @@ async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
     async for piece in chunks:
         total += len(piece)
         if total > limit:
-            raise DocumentRejected(f"file: larger than the limit of {limit} bytes", too_large=True)
+            raise DocumentTooLarge(f"file: larger than the limit of {limit} bytes")
         yield piece

@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from corroborate.crypto import WrappedKey
 from corroborate.events.envelope import EventEnvelope
-from corroborate.mongo import Document, insert_aggregate, save_aggregate
+from corroborate.mongo import AggregateCollection, Document
 from intake.domain.referral import DocumentKind, DocumentRecord, Referral, ReferralStatus
 
 COLLECTION = "referrals"
@@ -63,8 +63,8 @@ class ReferralRepository:
     def __init__(
         self, collection: AsyncCollection[Document], *, on_events: Callable[[], None]
     ) -> None:
+        self._aggregates = AggregateCollection(collection, on_events=on_events)
         self._collection = collection
-        self._on_events = on_events  # nudges the outbox relay after a save that queued events
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index([("organisation", 1), ("created_at", -1)])
@@ -78,8 +78,7 @@ class ReferralRepository:
         wrapped_key: WrappedKey,
         service_requested: str,
     ) -> None:
-        await insert_aggregate(
-            self._collection,
+        await self._aggregates.create(
             document={
                 "_id": str(referral.case_id),
                 "reference": referral.reference,
@@ -96,7 +95,7 @@ class ReferralRepository:
         referral.version = 1
 
     async def get(self, case_id: uuid.UUID) -> StoredReferral | None:
-        raw = await self._collection.find_one({"_id": str(case_id)}, {"outbox": 0})
+        raw = await self._aggregates.load(str(case_id))
         return None if raw is None else self._load(raw)
 
     async def list_for_organisation(self, organisation: str, *, limit: int) -> list[Referral]:
@@ -121,8 +120,7 @@ class ReferralRepository:
         changes = _state(referral) | (extra or {})
         if sealed_details is not None:
             changes["sealed_details"] = sealed_details
-        await save_aggregate(
-            self._collection,
+        await self._aggregates.save(
             aggregate_id=str(referral.case_id),
             expected_version=referral.version,
             changes=changes,
@@ -130,8 +128,6 @@ class ReferralRepository:
             processed_event=processed_event,
         )
         referral.version += 1
-        if events:
-            self._on_events()
 
     @staticmethod
     def _load(raw: Document) -> StoredReferral:

@@ -6,11 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel
 
 from corroborate.auth import Principal, Role
-from corroborate.http import CorrelationId, problem_responses, require_roles
+from corroborate.http import (
+    CorrelationId,
+    ErrorAnswers,
+    FieldError,
+    InvalidFields,
+    answering,
+    problem_responses,
+    require_roles,
+)
+from corroborate.mongo import ConcurrencyConflict
 from intake.domain.referral import (
     DocumentKind,
     DocumentRecord,
@@ -19,9 +28,17 @@ from intake.domain.referral import (
     ReferralDetails,
     SubmissionIncomplete,
 )
-from intake.service import DocumentRejected, Intake, NotFound
+from intake.service import DocumentTooLarge, DocumentTypeRefused, Intake, NotFound
 
 Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+
+ERRORS: ErrorAnswers = {
+    NotFound: (status.HTTP_404_NOT_FOUND, "no such referral"),
+    InvalidTransition: (status.HTTP_409_CONFLICT, None),
+    ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the referral changed; reload and retry"),
+    DocumentTypeRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
+    DocumentTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, None),
+}
 
 
 def _intake(request: Request) -> Intake:
@@ -131,10 +148,8 @@ def build_router(*, reporting_url: str) -> APIRouter:
     async def get_referral(
         case_id: uuid.UUID, caller: Partner, intake: IntakeService
     ) -> ReferralView:
-        try:
+        with answering(ERRORS):
             stored = await intake.get(caller=caller, case_id=case_id)
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral") from exc
         return _view(stored.referral, reporting_url)
 
     @router.post(
@@ -162,21 +177,10 @@ def build_router(*, reporting_url: str) -> APIRouter:
         intake: IntakeService,
         kind: Annotated[DocumentKind, Query(description="What the document is.")],
     ) -> DocumentReceipt:
-        try:
+        with answering(ERRORS):
             record = await intake.add_document(
                 caller=caller, case_id=case_id, kind=kind, body=request.stream()
             )
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral") from exc
-        except InvalidTransition as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-        except DocumentRejected as exc:
-            code = (
-                status.HTTP_413_CONTENT_TOO_LARGE
-                if exc.too_large
-                else status.HTTP_415_UNSUPPORTED_MEDIA_TYPE
-            )
-            raise HTTPException(code, str(exc)) from exc
         return _receipt(record)
 
     @router.post(
@@ -188,23 +192,17 @@ def build_router(*, reporting_url: str) -> APIRouter:
         case_id: uuid.UUID, caller: Partner, intake: IntakeService, correlation: CorrelationId
     ) -> ReferralView:
         try:
-            referral = await intake.submit(
-                caller=caller, case_id=case_id, correlation_id=correlation
-            )
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such referral") from exc
-        except InvalidTransition as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+            with answering(ERRORS):
+                referral = await intake.submit(
+                    caller=caller, case_id=case_id, correlation_id=correlation
+                )
         except SubmissionIncomplete as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                {
-                    "detail": "the referral is incomplete",
-                    "errors": [
-                        {"field": m.split(":")[0], "rule": "required_for_submission", "message": m}
-                        for m in exc.missing
-                    ],
-                },
+            raise InvalidFields(
+                "the referral is incomplete",
+                [
+                    FieldError(field=m.split(":")[0], rule="required_for_submission", message=m)
+                    for m in exc.missing
+                ],
             ) from exc
         return _view(referral, reporting_url)
 

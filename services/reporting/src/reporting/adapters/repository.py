@@ -7,11 +7,10 @@ from collections.abc import Callable
 from datetime import date
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.contracts import ClinicalFindings, DocumentReference, SealedDetails
 from corroborate.events.envelope import EventEnvelope
-from corroborate.mongo import AlreadyProcessed, Document, insert_aggregate, save_aggregate
+from corroborate.mongo import AggregateCollection, Document
 from reporting.domain.legal_review import LegalReview, LegalReviewStatus, ReportVersion, SignOff
 
 COLLECTION = "legal_reviews"
@@ -50,8 +49,8 @@ class LegalReviewRepository:
     def __init__(
         self, collection: AsyncCollection[Document], *, on_events: Callable[[], None]
     ) -> None:
+        self._aggregates = AggregateCollection(collection, on_events=on_events)
         self._collection = collection
-        self._on_events = on_events
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index([("status", 1), ("report_due", 1)])
@@ -60,42 +59,35 @@ class LegalReviewRepository:
     async def add(
         self, review: LegalReview, *, protected: SealedDetails, caused_by: uuid.UUID
     ) -> None:
-        try:
-            await insert_aggregate(
-                self._collection,
-                document={
-                    "_id": str(review.case_id),
-                    "reference": review.reference,
-                    "organisation": review.organisation,
-                    "clinician_id": review.clinician_id,
-                    "clinician_name": review.clinician_name,
-                    "approved_by": review.approved_by,
-                    "findings": review.findings.model_dump(mode="json"),
-                    "documents": [d.model_dump(mode="json") for d in review.documents],
-                    "report_due": review.report_due.isoformat() if review.report_due else None,
-                    "received_at": review.received_at,
-                    "correlation_id": str(review.correlation_id),
-                    "protected": protected.model_dump(),
-                    "opened_by_event": str(caused_by),
-                    **_state(review),
-                },
-                events=[],
-            )
-        except DuplicateKeyError as exc:
-            raise AlreadyProcessed(str(caused_by)) from exc
+        await self._aggregates.create(
+            document={
+                "_id": str(review.case_id),
+                "reference": review.reference,
+                "organisation": review.organisation,
+                "clinician_id": review.clinician_id,
+                "clinician_name": review.clinician_name,
+                "approved_by": review.approved_by,
+                "findings": review.findings.model_dump(mode="json"),
+                "documents": [d.model_dump(mode="json") for d in review.documents],
+                "report_due": review.report_due.isoformat() if review.report_due else None,
+                "received_at": review.received_at,
+                "correlation_id": str(review.correlation_id),
+                "protected": protected.model_dump(),
+                "opened_by_event": str(caused_by),
+                **_state(review),
+            },
+            events=[],
+            caused_by=caused_by,
+        )
         review.version = 1
 
     async def get(self, case_id: uuid.UUID) -> StoredReview | None:
-        raw = await self._collection.find_one({"_id": str(case_id)}, {"outbox": 0})
-        if raw is None:
-            return None
-        return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+        return _stored(await self._aggregates.load(str(case_id)))
 
     async def by_report(self, report_id: uuid.UUID) -> StoredReview | None:
-        raw = await self._collection.find_one({"reports.report_id": str(report_id)}, {"outbox": 0})
-        if raw is None:
-            return None
-        return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+        return _stored(
+            await self._collection.find_one({"reports.report_id": str(report_id)}, {"outbox": 0})
+        )
 
     async def queue(self, *, limit: int) -> list[LegalReview]:
         cursor = (
@@ -109,16 +101,19 @@ class LegalReviewRepository:
         return [_load(raw) async for raw in cursor]
 
     async def save(self, review: LegalReview, *, events: list[EventEnvelope]) -> None:
-        await save_aggregate(
-            self._collection,
+        await self._aggregates.save(
             aggregate_id=str(review.case_id),
             expected_version=review.version,
             changes=_state(review),
             events=events,
         )
         review.version += 1
-        if events:
-            self._on_events()
+
+
+def _stored(raw: Document | None) -> StoredReview | None:
+    if raw is None:
+        return None
+    return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
 
 
 def _load(raw: Document) -> LegalReview:

@@ -6,12 +6,12 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corroborate.auth import Principal, Role
 from corroborate.events.contracts import ClinicalFindings, DocumentReference
-from corroborate.http import problem_responses, require_roles
+from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
 from corroborate.mongo import ConcurrencyConflict
 from reporting.domain.legal_review import InvalidTransition, LegalReview
 from reporting.domain.links import LinkRejected
@@ -27,6 +27,14 @@ def _reporting(request: Request) -> Reporting:
 
 
 ReportingService = Annotated[Reporting, Depends(_reporting)]
+
+
+ERRORS: ErrorAnswers = {
+    NotFound: (status.HTTP_404_NOT_FOUND, "no such case or report"),
+    InvalidTransition: (status.HTTP_409_CONFLICT, None),
+    ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the case changed; reload and retry"),
+    LinkRejected: (status.HTTP_403_FORBIDDEN, None),
+}
 
 
 class ReportVersionView(BaseModel):
@@ -106,10 +114,8 @@ def build_router(*, public_url: str) -> APIRouter:
     async def legal_review(
         case_id: uuid.UUID, caller: Legal, reporting: ReportingService
     ) -> LegalReviewView:
-        try:
+        with answering(ERRORS):
             return _view((await reporting.get(case_id)).review)
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case") from exc
 
     @router.post(
         "/legal-reviews/{case_id}/sign-off",
@@ -120,14 +126,10 @@ def build_router(*, public_url: str) -> APIRouter:
     async def sign_off(
         case_id: uuid.UUID, body: SignOffRequest, caller: Legal, reporting: ReportingService
     ) -> LegalReviewView:
-        try:
+        with answering(ERRORS):
             review = await reporting.sign_off(
                 caller=caller, case_id=case_id, statement=body.statement
             )
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case") from exc
-        except (InvalidTransition, ConcurrencyConflict) as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         return _view(review)
 
     @router.post(
@@ -139,10 +141,8 @@ def build_router(*, public_url: str) -> APIRouter:
     async def report_link(
         case_id: uuid.UUID, caller: Partner, reporting: ReportingService
     ) -> ReportLinkView:
-        try:
+        with answering(ERRORS):
             link = await reporting.link_for_partner(caller=caller, case_id=case_id)
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no issued report") from exc
         return ReportLinkView(
             report_id=link.report_id,
             version=link.version,
@@ -173,14 +173,10 @@ def build_router(*, public_url: str) -> APIRouter:
         expires: Annotated[int, Query()],
         signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
     ) -> Response:
-        try:
+        with answering(ERRORS):
             result = await reporting.download(
                 caller=caller, report_id=report_id, expires=expires, signature=signature
             )
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such report") from exc
-        except LinkRejected as exc:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
         return Response(
             content=result.content,
             media_type="application/pdf",

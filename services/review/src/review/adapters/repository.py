@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import date
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.contracts import (
     ClinicalFindings,
@@ -16,7 +15,7 @@ from corroborate.events.contracts import (
     SealedDetails,
 )
 from corroborate.events.envelope import EventEnvelope
-from corroborate.mongo import AlreadyProcessed, Document, insert_aggregate, save_aggregate
+from corroborate.mongo import AggregateCollection, Document
 from review.domain.case import Assignment, CaseStatus, ReviewCase
 
 COLLECTION = "cases"
@@ -52,8 +51,8 @@ class CaseRepository:
     def __init__(
         self, collection: AsyncCollection[Document], *, on_events: Callable[[], None]
     ) -> None:
+        self._aggregates = AggregateCollection(collection, on_events=on_events)
         self._collection = collection
-        self._on_events = on_events
 
     async def ensure_indexes(self) -> None:
         await self._collection.create_index([("status", 1), ("received_at", 1)])
@@ -63,31 +62,28 @@ class CaseRepository:
         self, case: ReviewCase, *, protected: SealedDetails, caused_by: uuid.UUID
     ) -> None:
         """Open a case from ``referral.submitted``; the case id makes a redelivery a no-op."""
-        try:
-            await insert_aggregate(
-                self._collection,
-                document={
-                    "_id": str(case.case_id),
-                    "reference": case.reference,
-                    "organisation": case.organisation,
-                    "service_requested": case.service_requested,
-                    "risk_flags": [f.value for f in case.risk_flags],
-                    "documents": [d.model_dump(mode="json") for d in case.documents],
-                    "received_at": case.received_at,
-                    "response_due": case.response_due,
-                    "correlation_id": str(case.correlation_id),
-                    "protected": protected.model_dump(),
-                    "opened_by_event": str(caused_by),
-                    **_state(case),
-                },
-                events=[],
-            )
-        except DuplicateKeyError as exc:
-            raise AlreadyProcessed(str(caused_by)) from exc
+        await self._aggregates.create(
+            document={
+                "_id": str(case.case_id),
+                "reference": case.reference,
+                "organisation": case.organisation,
+                "service_requested": case.service_requested,
+                "risk_flags": [f.value for f in case.risk_flags],
+                "documents": [d.model_dump(mode="json") for d in case.documents],
+                "received_at": case.received_at,
+                "response_due": case.response_due,
+                "correlation_id": str(case.correlation_id),
+                "protected": protected.model_dump(),
+                "opened_by_event": str(caused_by),
+                **_state(case),
+            },
+            events=[],
+            caused_by=caused_by,
+        )
         case.version = 1
 
     async def get(self, case_id: uuid.UUID) -> StoredCase | None:
-        raw = await self._collection.find_one({"_id": str(case_id)}, {"outbox": 0})
+        raw = await self._aggregates.load(str(case_id))
         if raw is None:
             return None
         return StoredCase(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
@@ -110,16 +106,13 @@ class CaseRepository:
         return [_load(raw) async for raw in cursor]
 
     async def save(self, case: ReviewCase, *, events: list[EventEnvelope]) -> None:
-        await save_aggregate(
-            self._collection,
+        await self._aggregates.save(
             aggregate_id=str(case.case_id),
             expected_version=case.version,
             changes=_state(case),
             events=events,
         )
         case.version += 1
-        if events:
-            self._on_events()
 
 
 def _load(raw: Document) -> ReviewCase:

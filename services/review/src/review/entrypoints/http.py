@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corroborate.auth import Principal, Role
 from corroborate.events.contracts import ClinicalFindings
-from corroborate.http import problem_responses, require_roles
+from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
 from corroborate.mongo import ConcurrencyConflict
 from review.domain.case import InvalidTransition, NotAssigned, ReviewCase
 from review.service import NotFound, Review
@@ -31,17 +30,12 @@ def _review(request: Request) -> Review:
 ReviewService = Annotated[Review, Depends(_review)]
 
 
-@asynccontextmanager
-async def domain_errors() -> AsyncIterator[None]:
-    """Map the domain's refusals onto HTTP answers, the same way on every endpoint."""
-    try:
-        yield
-    except (NotFound, NotAssigned) as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such case") from exc
-    except InvalidTransition as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except ConcurrencyConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the case changed; reload and retry") from exc
+ERRORS: ErrorAnswers = {
+    NotFound: (status.HTTP_404_NOT_FOUND, "no such case"),
+    NotAssigned: (status.HTTP_404_NOT_FOUND, "no such case"),
+    InvalidTransition: (status.HTTP_409_CONFLICT, None),
+    ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the case changed; reload and retry"),
+}
 
 
 class TriageItem(BaseModel):
@@ -106,7 +100,7 @@ def _view(case: ReviewCase) -> CaseView:
 
 
 async def _run(call: Callable[[], Coroutine[Any, Any, ReviewCase]]) -> CaseView:
-    async with domain_errors():
+    with answering(ERRORS):
         return _view(await call())
 
 
