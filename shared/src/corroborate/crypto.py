@@ -53,7 +53,12 @@ class DataKey:
 
     def open(self, sealed: str, *, context: str) -> bytes:
         """Decrypt a value sealed with the same key and context."""
-        raw = base64.b64decode(sealed)
+        try:
+            raw = base64.b64decode(sealed, validate=True)
+        except ValueError as exc:
+            raise DecryptionError("sealed value is not base64") from exc
+        if len(raw) < _NONCE + _TAG:
+            raise DecryptionError("sealed value is truncated")
         try:
             return AESGCM(self.secret).decrypt(raw[:_NONCE], raw[_NONCE:], context.encode())
         except InvalidTag as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -38,9 +38,18 @@ def drop_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Remove keys that could carry personal data before a line is rendered."""
-    for key in PERSONAL_KEYS.intersection(event_dict):
-        event_dict[key] = "[removed]"
+    for key, value in event_dict.items():
+        event_dict[key] = "[removed]" if key in PERSONAL_KEYS else _scrub(value)
     return event_dict
+
+
+def _scrub(value: Any) -> Any:
+    """Identity keys nested in logged mappings and sequences are removed too."""
+    if isinstance(value, Mapping):
+        return {k: "[removed]" if k in PERSONAL_KEYS else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
 
 
 def configure_logging(*, service: str, level: str = "INFO") -> None:

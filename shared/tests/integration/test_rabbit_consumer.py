@@ -67,7 +67,7 @@ def envelope_json(event: EventEnvelope, **changes: Any) -> bytes:
     return json.dumps({**json.loads(event.model_dump_json()), **changes}).encode()
 
 
-UNREADABLE = {
+UNREADABLE: dict[str, tuple[Callable[[EventEnvelope], bytes], str, str]] = {
     "malformed JSON": (lambda e: b'{"event_id": ', "malformed", "not JSON"),
     "not UTF-8": (lambda e: b"\xff\xfe\x00", "malformed", "not JSON"),
     "deeply nested JSON": (lambda e: b"[" * 100_000, "malformed", "not JSON"),
@@ -101,7 +101,7 @@ async def test_unreadable_message_is_parked_with_its_reason_and_consumer_carries
     next_message: NextMessage,
 ) -> None:
     make_body, reason, detail = UNREADABLE[case]
-    body: bytes = make_body(case_event())
+    body = make_body(case_event())
     handled: list[uuid.UUID] = []
 
     async def handle(envelope: EventEnvelope, _payload: Any) -> None:

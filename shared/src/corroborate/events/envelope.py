@@ -59,9 +59,9 @@ def read_event(body: bytes, *, registry: EventRegistry) -> tuple[EventEnvelope, 
     try:
         raw = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEvent(
-            f"body is not JSON: {exc.msg if hasattr(exc, 'msg') else exc}"
-        ) from exc
+        raise MalformedEvent(f"body is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedEvent("body is not JSON: nested too deeply") from exc
     try:
         envelope = EventEnvelope.model_validate(raw)
     except ValidationError as exc:

@@ -51,35 +51,63 @@ class OutboxRelay:
         self._wake.set()
 
     async def drain_once(self) -> int:
-        """Publish every pending event once; return how many were published."""
+        """Publish every pending event once, in order per aggregate; return how many.
+
+        One aggregate's stuck event (say, no queue bound yet) holds back only that aggregate's
+        later events, never another case's; the first failure is raised after the pass.
+        """
         published = 0
+        first_failure: Exception | None = None
         for collection in self._collections:
             cursor = collection.find({"outbox_pending": True}, {"outbox": 1}, limit=self.BATCH)
             async for document in cursor:
-                for entry in document.get("outbox", []):
-                    event = EventEnvelope.model_validate(entry)
-                    await self._publisher.publish(event)
-                    await collection.update_one(
-                        {"_id": document["_id"]},
-                        {"$pull": {"outbox": {"event_id": entry["event_id"]}}},
-                    )
-                    published += 1
-                await collection.update_one(
-                    {"_id": document["_id"], "outbox": {"$size": 0}},
-                    {"$set": {"outbox_pending": False}},
-                )
+                try:
+                    published += await self._drain_document(collection, document)
+                except Exception as exc:  # kept, and raised once every case had its turn
+                    first_failure = first_failure or exc
+        if first_failure is not None:
+            raise first_failure
+        return published
+
+    async def _drain_document(
+        self, collection: AsyncCollection[dict[str, Any]], document: dict[str, Any]
+    ) -> int:
+        published = 0
+        for entry in document.get("outbox", []):
+            event = EventEnvelope.model_validate(entry)
+            await self._publisher.publish(event)
+            await collection.update_one(
+                {"_id": document["_id"]},
+                {"$pull": {"outbox": {"event_id": entry["event_id"]}}},
+            )
+            published += 1
+            log.info(
+                "event published",
+                event_type=event.type,
+                event_id=str(event.event_id),
+                case_id=str(event.case_id),
+                correlation_id=str(event.correlation_id),
+                outcome="published",
+            )
+        await collection.update_one(
+            {"_id": document["_id"], "outbox": {"$size": 0}},
+            {"$set": {"outbox_pending": False}},
+        )
         return published
 
     async def _run(self) -> None:
+        delay = self._poll_seconds
         while True:
             try:
                 await self.drain_once()
+                delay = self._poll_seconds
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the relay must outlive broker and database outages
-                log.warning("outbox relay failed; retrying", error=type(exc).__name__)
+                log.warning("outbox events not published; will retry", error=str(exc)[:300])
+                delay = min(delay * 2, 10.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
             self._wake.clear()
 
     def start(self) -> None:
