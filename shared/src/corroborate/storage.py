@@ -163,6 +163,11 @@ class ObjectStore:
 
         return await self.put_encrypted(bucket=bucket, key=key, chunks=pull(), data_key=data_key)
 
+    async def remove(self, *, bucket: str, key: str) -> None:
+        """Delete an object that was stored but never recorded (the write that would have
+        referred to it failed), so no unreferenced evidence is left behind."""
+        await asyncio.to_thread(self._client.remove_object, bucket_name=bucket, object_name=key)
+
     async def read_decrypted(
         self, *, bucket: str, key: str, data_key: DataKey, expected_sha256: str
     ) -> AsyncIterator[bytes]:

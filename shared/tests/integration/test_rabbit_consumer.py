@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -253,3 +254,31 @@ async def test_duplicate_delivery_of_an_event_is_applied_once(
     assert stored["processed_events"] == [str(event.event_id)]
     assert queue.declaration_result.message_count == 0
     assert (await parking(channel, settings, service)).declaration_result.message_count == 0
+
+
+async def test_stopping_waits_for_in_flight_handlers_and_loses_nothing(
+    settings: Settings,
+    service: str,
+    channel: AbstractChannel,
+    case_event: EventFactory,
+    eventually: Eventually,
+) -> None:
+    started: list[uuid.UUID] = []
+    finished: list[uuid.UUID] = []
+
+    async def slow(envelope: EventEnvelope, _payload: Any) -> None:
+        started.append(envelope.event_id)
+        await asyncio.sleep(1.0)  # a database write that takes a while
+        finished.append(envelope.event_id)
+
+    events = [case_event() for _ in range(3)]
+    async with consuming(settings, service, {"case.assigned": slow}) as publisher:
+        for event in events:
+            await publisher.publish(event)
+        assert await eventually(lambda: len(started) == 3, seconds=10)
+        # Leaving the block stops the broker client while all three handlers are mid-write.
+
+    assert sorted(finished) == sorted(e.event_id for e in events)
+    queue_name = f"{settings.namespace}.{service}.case.assigned"
+    queue = await channel.declare_queue(queue_name, passive=True)
+    assert queue.declaration_result.message_count == 0  # each was acknowledged, none redelivered

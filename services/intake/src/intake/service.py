@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from corroborate.auth import Principal
+from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
@@ -26,6 +26,7 @@ from intake.adapters.repository import ReferralRepository, StoredReferral
 from intake.domain.referral import (
     DocumentKind,
     DocumentRecord,
+    InvalidTransition,
     Referral,
     ReferralDetails,
     ReferralStatus,
@@ -78,7 +79,7 @@ class Intake:
 
     async def create_draft(self, *, caller: Principal, details: ReferralDetails) -> Referral:
         assert caller.organisation is not None
-        now = datetime.now(UTC)
+        now = utc_now()
         case_id = uuid.uuid4()
         key = self._keyring.new_data_key()
         referral = Referral(
@@ -141,11 +142,17 @@ class Intake:
             content_type=content_type,
             size=stored_object.size,
             sha256=stored_object.sha256,
-            received_at=datetime.now(UTC),
+            received_at=utc_now(),
             object_key=object_key,
         )
-        referral.add_document(record)
-        await self._referrals.save(referral, events=[])
+        try:
+            attached = await self._referrals.append_document(case_id, record)
+        except BaseException:
+            await self._store.remove(bucket=self._bucket, key=object_key)
+            raise
+        if not attached:  # submitted while the file was streaming in
+            await self._store.remove(bucket=self._bucket, key=object_key)
+            raise InvalidTransition("documents can be added only while the referral is a draft")
         return record
 
     async def submit(
@@ -157,7 +164,7 @@ class Intake:
         details = ReferralDetails.model_validate_json(
             key.open(stored.sealed_details, context=self._details_context(case_id))
         )
-        now = datetime.now(UTC)
+        now = utc_now()
         referral.submit(details, at=now)
         survivor = details.survivor
         protected = ProtectedDetails(

@@ -98,17 +98,17 @@ def upload(intake: httpx.AsyncClient, partner: Headers) -> Upload:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, what: str = "condition"
+    probe: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition"
 ) -> Any:
-    """Poll until ``probe`` returns something truthy; fail after ``timeout`` seconds."""
+    """Poll until ``probe`` returns something truthy; fail after ``within`` seconds."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         result = await probe()
         if result:
             return result
         if loop.time() > deadline:
-            pytest.fail(f"{what}: not seen within {timeout:.0f}s")
+            pytest.fail(f"{what}: not seen within {within:.0f}s")
         await asyncio.sleep(0.1)
 
 

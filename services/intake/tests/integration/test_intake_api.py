@@ -97,9 +97,7 @@ async def test_an_executable_is_refused_and_nothing_is_stored(
     assert await asyncio.to_thread(_objects_under, settings, f"cases/{case_id}/") == []
 
 
-async def test_text_named_as_a_pdf_is_refused(
-    create_referral: Create, upload: Upload
-) -> None:
+async def test_text_named_as_a_pdf_is_refused(create_referral: Create, upload: Upload) -> None:
     created = await create_referral()
     refused = await upload(created["case_id"], b"This is not really a PDF at all.\n")
     assert refused.status_code == 415

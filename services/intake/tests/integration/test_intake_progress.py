@@ -14,7 +14,18 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from corroborate.events.contracts import CASE_EVENTS, CaseAssigned, ReferralAccepted, ReportIssued
+from corroborate.cli.demo import sample_findings
+from corroborate.crypto import KeyRing
+from corroborate.events.contracts import (
+    CASE_EVENTS,
+    CaseAssigned,
+    ClinicalFindings,
+    ProtectedDetails,
+    ReferralAccepted,
+    ReportIssued,
+    ReviewCompleted,
+    seal_details,
+)
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.settings import Settings
 
@@ -48,6 +59,29 @@ def _assigned(case_id: str) -> EventEnvelope:
     now = datetime.now(UTC)
     return _event(
         CaseAssigned(clinician_id="dr-1", assigned_by="coordinator-1", assigned_at=now), case_id
+    )
+
+
+def _completed(case_id: str, keyring: KeyRing) -> EventEnvelope:
+    sealed = seal_details(
+        ProtectedDetails(full_name="Sealed Name"),
+        case_id=uuid.UUID(case_id),
+        key=keyring.new_data_key(),
+    )
+    return _event(
+        ReviewCompleted(
+            reference="CRB-2025-ABCDEF",
+            organisation="any",
+            protected=sealed,
+            clinician_id="dr-1",
+            clinician_name="dr-1",
+            approved_by="dr-1",
+            completed_at=datetime.now(UTC),
+            report_due=date(2026, 6, 1),
+            findings=ClinicalFindings.model_validate(sample_findings()),
+            documents=[],
+        ),
+        case_id,
     )
 
 
@@ -101,6 +135,7 @@ async def test_progress_events_move_the_status_forward(
     partner: Headers,
     submitted: Callable[[], Awaitable[str]],
     wait_until: WaitUntil,
+    keyring: KeyRing,
 ) -> None:
     case_id = await submitted()
 
@@ -112,6 +147,8 @@ async def test_progress_events_move_the_status_forward(
     await wait_until(lambda: _status_is(status, "accepted"), what="accepted")
     await _publish(intake_app, _assigned(case_id))
     await wait_until(lambda: _status_is(status, "in_assessment"), what="in assessment")
+    await _publish(intake_app, _completed(case_id, keyring))
+    await wait_until(lambda: _status_is(status, "in_legal_review"), what="in legal review")
     pdf = b"%PDF-1.4 the issued report"
     await _publish(intake_app, _issued(case_id, pdf))
     await wait_until(lambda: _status_is(status, "issued"), what="issued")
@@ -122,6 +159,7 @@ async def test_progress_events_move_the_status_forward(
         "submitted",
         "accepted",
         "in_assessment",
+        "in_legal_review",
         "issued",
     ]
     assert view["report"]["version"] == 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from corroborate.auth import Principal
+from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS, ReportIssued, ReviewCompleted, open_details
 from corroborate.events.envelope import EventEnvelope, new_event
@@ -87,23 +87,35 @@ class Reporting:
     async def sign_off(
         self, *, caller: Principal, case_id: uuid.UUID, statement: str
     ) -> LegalReview:
-        """Legal approval, then the report: rendered, stored encrypted, and announced."""
+        """Legal approval, recorded first; then the report: rendered, stored, announced.
+
+        Recording the sign-off before rendering means two reviewers signing at once get one
+        report (the second is refused), and a sign-off interrupted before its report was
+        issued is completed by signing again.
+        """
         stored = await self.get(case_id)
         review = stored.review
-        now = datetime.now(UTC)
-        sign_off = review.sign(by=caller.subject, at=now, statement=statement)
-        survivor = open_details(stored.protected, case_id=case_id, keyring=self._keyring)
-        version = review.next_report_version
+        if not review.awaiting_issue:
+            review.sign(by=caller.subject, at=utc_now(), statement=statement)
+            await self._reviews.save(review, events=[])
+        return await self._issue(stored)
+
+    async def _issue(self, stored: StoredReview) -> LegalReview:
+        review = stored.review
+        assert review.sign_off is not None
+        report_id, version = review.report_identity()
+        survivor = open_details(stored.protected, case_id=review.case_id, keyring=self._keyring)
+        # The same inputs give the same bytes, so a repeated attempt rewrites the same object.
         pdf = await render_pdf(
-            assemble(review, survivor=survivor, version=version, generated_at=now)
+            assemble(review, survivor=survivor, version=version, generated_at=review.sign_off.at)
         )
-        report_id = uuid.uuid4()
         stored_object = await self._store.put_encrypted(
             bucket=self._bucket,
-            key=f"cases/{case_id}/reports/v{version}-{report_id}.pdf",
+            key=f"cases/{review.case_id}/reports/v{version}-{report_id}.pdf",
             chunks=iter([pdf]),
             data_key=self._keyring.unwrap(stored.protected.wrapped_key),
         )
+        now = utc_now()
         report = ReportVersion(
             report_id=report_id,
             version=version,
@@ -121,9 +133,9 @@ class Reporting:
                 sha256=report.sha256,
                 size=report.size,
                 issued_at=now,
-                signed_off_by=sign_off.by,
+                signed_off_by=review.sign_off.by,
             ),
-            case_id=case_id,
+            case_id=review.case_id,
             producer=PRODUCER,
             correlation_id=review.correlation_id,
             registry=CASE_EVENTS,
@@ -141,7 +153,7 @@ class Reporting:
         expires, signature = self._links.sign(
             report_id=latest.report_id,
             organisation=stored.review.organisation,
-            now=datetime.now(UTC),
+            now=utc_now(),
         )
         return ReportLink(latest.report_id, latest.version, expires, signature)
 
@@ -157,7 +169,7 @@ class Reporting:
             organisation=stored.review.organisation,
             expires=expires,
             signature=signature,
-            now=datetime.now(UTC),
+            now=utc_now(),
         )
         report = next(r for r in stored.review.reports if r.report_id == report_id)
         content = await self._store.read_all(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
 from corroborate.auth import Principal, Role
+from corroborate.clock import utc_now
 from corroborate.events.contracts import (
     CASE_EVENTS,
     CaseAssigned,
@@ -66,7 +66,7 @@ class Review:
         )
 
     async def triage_queue(self, *, limit: int = 200) -> list[QueuedCase]:
-        now = datetime.now(UTC)
+        now = utc_now()
         queued = [
             QueuedCase(c, c.urgency(now=now)) for c in await self._cases.triage_queue(limit=limit)
         ]
@@ -88,7 +88,7 @@ class Review:
 
     async def accept(self, *, caller: Principal, case_id: uuid.UUID) -> ReviewCase:
         case = (await self.get(caller=caller, case_id=case_id)).case
-        now = datetime.now(UTC)
+        now = utc_now()
         due = case.accept(by=caller.subject, at=now, delivery_days=self._policy.delivery_days)
         event = self._event(
             ReferralAccepted(accepted_by=caller.subject, accepted_at=now, report_due=due),
@@ -101,7 +101,7 @@ class Review:
         self, *, caller: Principal, case_id: uuid.UUID, clinician_id: str
     ) -> ReviewCase:
         case = (await self.get(caller=caller, case_id=case_id)).case
-        now = datetime.now(UTC)
+        now = utc_now()
         case.assign(clinician_id=clinician_id, by=caller.subject, at=now)
         event = self._event(
             CaseAssigned(clinician_id=clinician_id, assigned_by=caller.subject, assigned_at=now),
@@ -121,7 +121,7 @@ class Review:
     async def complete(self, *, caller: Principal, case_id: uuid.UUID) -> ReviewCase:
         stored = await self.get(caller=caller, case_id=case_id)
         case = stored.case
-        now = datetime.now(UTC)
+        now = utc_now()
         findings = case.complete(by=caller.subject, at=now)
         event = self._event(
             ReviewCompleted(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from corroborate.clock import utc_now
 from corroborate.events.errors import MalformedEvent
 from corroborate.events.registry import EventRegistry
 
@@ -45,7 +46,7 @@ def new_event(
         event_id=uuid.uuid4(),
         type=event_type,
         schema_version=version,
-        occurred_at=occurred_at or datetime.now(UTC),
+        occurred_at=occurred_at or utc_now(),
         case_id=case_id,
         correlation_id=correlation_id,
         causation_id=causation_id,

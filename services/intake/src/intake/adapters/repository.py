@@ -108,6 +108,17 @@ class ReferralRepository:
         )
         return [self._load(raw).referral async for raw in cursor]
 
+    async def append_document(self, case_id: uuid.UUID, document: DocumentRecord) -> bool:
+        """Attach a document to a draft in one atomic step; False if it is no longer a draft.
+
+        Uploads in parallel each append their own record: none overwrites another.
+        """
+        result = await self._collection.update_one(
+            {"_id": str(case_id), "status": ReferralStatus.DRAFT.value},
+            {"$push": {"documents": _document_to_mongo(document)}, "$inc": {"version": 1}},
+        )
+        return result.modified_count == 1
+
     async def save(
         self,
         referral: Referral,

@@ -92,7 +92,14 @@ class LegalReviewRepository:
     async def queue(self, *, limit: int) -> list[LegalReview]:
         cursor = (
             self._collection.find(
-                {"status": LegalReviewStatus.AWAITING_LEGAL_REVIEW.value},
+                {
+                    "status": {
+                        "$in": [
+                            LegalReviewStatus.AWAITING_LEGAL_REVIEW.value,
+                            LegalReviewStatus.SIGNED_OFF.value,  # signed, report not yet issued
+                        ]
+                    }
+                },
                 {"outbox": 0, "protected": 0},
             )
             .sort([("report_due", 1), ("received_at", 1)])

@@ -12,6 +12,7 @@ from corroborate.events.contracts import ClinicalFindings, DocumentReference
 
 class LegalReviewStatus(StrEnum):
     AWAITING_LEGAL_REVIEW = "awaiting_legal_review"
+    SIGNED_OFF = "signed_off"  # approved; the report is being rendered and stored
     ISSUED = "issued"
 
 
@@ -68,10 +69,21 @@ class LegalReview:
         if self.status is not LegalReviewStatus.AWAITING_LEGAL_REVIEW:
             raise InvalidTransition(f"a case that is {self.status.value} cannot be signed off")
         self.sign_off = SignOff(by=by, at=at, statement=statement)
+        self.status = LegalReviewStatus.SIGNED_OFF
         return self.sign_off
 
+    @property
+    def awaiting_issue(self) -> bool:
+        """Signed off, but the report was not yet issued (say, the process stopped midway)."""
+        return self.status is LegalReviewStatus.SIGNED_OFF
+
+    def report_identity(self) -> tuple[uuid.UUID, int]:
+        """The next report's id and version, the same on every attempt to issue it."""
+        version = self.next_report_version
+        return uuid.uuid5(self.case_id, f"report-v{version}"), version
+
     def issue(self, report: ReportVersion) -> None:
-        if self.sign_off is None:
+        if self.sign_off is None or self.status is not LegalReviewStatus.SIGNED_OFF:
             raise InvalidTransition("a report is issued only after legal sign-off")
         if report.version != self.next_report_version:
             raise InvalidTransition(f"expected report version {self.next_report_version}")

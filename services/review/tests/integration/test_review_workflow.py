@@ -1,0 +1,189 @@
+"""Accept, assign, record findings and submit: the events go out, and only the right people act."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from corroborate.auth import Role
+from corroborate.crypto import KeyRing
+from corroborate.events.contracts import SealedDetails, open_details
+from corroborate.events.envelope import EventEnvelope
+
+pytestmark = pytest.mark.integration
+
+Headers = dict[str, str]
+Build = Callable[..., EventEnvelope]
+Publish = Callable[[EventEnvelope], Awaitable[None]]
+Find = Callable[[str], Awaitable[dict[str, Any] | None]]
+WaitUntil = Callable[..., Awaitable[Any]]
+Spy = Callable[..., Awaitable[dict[str, bytes]]]
+FindingsBody = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def triaged(
+    submitted_event: Build, publish: Publish, in_triage: Find, wait_until: WaitUntil
+) -> Callable[..., Awaitable[EventEnvelope]]:
+    async def make(service: str = "full_report") -> EventEnvelope:
+        event = submitted_event(service=service)
+        await publish(event)
+        await wait_until(lambda: in_triage(str(event.case_id)), what="in triage")
+        return event
+
+    return make
+
+
+@pytest.fixture
+def assigned(
+    review: httpx.AsyncClient,
+    coordinator: Headers,
+    clinician_id: str,
+    triaged: Callable[..., Awaitable[EventEnvelope]],
+) -> Callable[..., Awaitable[EventEnvelope]]:
+    async def make(service: str = "full_report") -> EventEnvelope:
+        event = await triaged(service)
+        case = event.case_id
+        decided = await review.post(
+            f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
+        )
+        assert decided.status_code == 200, decided.text
+        body = {"clinician_id": clinician_id}
+        given = await review.post(f"/cases/{case}/assignment", json=body, headers=coordinator)
+        assert given.status_code == 200, given.text
+        return event
+
+    return make
+
+
+async def test_the_full_review_emits_accepted_assigned_and_completed(
+    review: httpx.AsyncClient,
+    coordinator: Headers,
+    clinician: Headers,
+    clinician_id: str,
+    triaged: Callable[..., Awaitable[EventEnvelope]],
+    findings_body: FindingsBody,
+    spy: Spy,
+    keyring: KeyRing,
+    survivor_name: str,
+) -> None:
+    event = await triaged()
+    case = str(event.case_id)
+
+    decided = await review.post(
+        f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
+    )
+    given = await review.post(
+        f"/cases/{case}/assignment", json={"clinician_id": clinician_id}, headers=coordinator
+    )
+    mine = await review.get("/cases/mine", headers=clinician)
+    recorded = await review.put(f"/cases/{case}/findings", json=findings_body(), headers=clinician)
+    done = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
+
+    assert decided.json()["status"] == "accepted"
+    assert decided.json()["report_due"] is not None
+    assert given.json()["clinician_id"] == clinician_id
+    assert [c["case_id"] for c in mine.json()] == [case]
+    assert recorded.json()["findings"]["lesions"][0]["consistency"] == "highly_consistent_with"
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "review_completed"
+
+    emitted = await spy(case, {"referral.accepted", "case.assigned", "review.completed"})
+    envelopes = {t: json.loads(body) for t, body in emitted.items()}
+    assert {e["correlation_id"] for e in envelopes.values()} == {str(event.correlation_id)}
+    assert {e["producer"] for e in envelopes.values()} == {"review"}
+    assert envelopes["case.assigned"]["payload"]["clinician_id"] == clinician_id
+    completed = envelopes["review.completed"]["payload"]
+    assert completed["reference"] == event.payload["reference"]
+    assert completed["findings"]["lesions"][0]["region"] == "upper_back"
+    for body in emitted.values():
+        assert survivor_name.encode() not in body
+    sealed = SealedDetails.model_validate(completed["protected"])
+    opened = open_details(sealed, case_id=event.case_id, keyring=keyring)
+    assert opened.full_name == survivor_name  # reporting can still open it
+
+
+async def test_a_clinician_not_assigned_cannot_find_the_case(
+    review: httpx.AsyncClient,
+    bearer: Callable[..., Headers],
+    clinician: Headers,
+    assigned: Callable[..., Awaitable[EventEnvelope]],
+    findings_body: FindingsBody,
+) -> None:
+    case = str((await assigned()).case_id)
+    other = bearer(Role.CLINICIAN, sub="dr-somebody-else")
+
+    seen = await review.get(f"/cases/{case}", headers=other)
+    recorded = await review.put(f"/cases/{case}/findings", json=findings_body(), headers=other)
+    submitted = await review.post(f"/cases/{case}/findings/submit", headers=other)
+    listed = await review.get("/cases/mine", headers=other)
+
+    assert (seen.status_code, recorded.status_code, submitted.status_code) == (404, 404, 404)
+    assert listed.json() == []
+    view = (await review.get(f"/cases/{case}", headers=clinician)).json()
+    assert view["findings"] is None
+
+
+async def test_findings_with_an_unknown_consistency_level_name_the_field(
+    review: httpx.AsyncClient,
+    clinician: Headers,
+    assigned: Callable[..., Awaitable[EventEnvelope]],
+    findings_body: FindingsBody,
+) -> None:
+    case = str((await assigned()).case_id)
+    body = findings_body(overall_consistency="probably")
+    body["lesions"][0]["consistency"] = "somewhat_consistent"
+
+    response = await review.put(f"/cases/{case}/findings", json=body, headers=clinician)
+
+    assert response.status_code == 422
+    fields = {e["field"]: e["rule"] for e in response.json()["errors"]}
+    assert set(fields) == {"lesions.0.consistency", "overall_consistency"}
+    assert (await review.get(f"/cases/{case}", headers=clinician)).json()["findings"] is None
+
+
+async def test_steps_out_of_order_are_conflicts(
+    review: httpx.AsyncClient,
+    coordinator: Headers,
+    clinician: Headers,
+    triaged: Callable[..., Awaitable[EventEnvelope]],
+    assigned: Callable[..., Awaitable[EventEnvelope]],
+    findings_body: FindingsBody,
+) -> None:
+    fresh = str((await triaged()).case_id)
+    early = await review.post(
+        f"/cases/{fresh}/assignment", json={"clinician_id": "dr-1"}, headers=coordinator
+    )
+    assert early.status_code == 409
+
+    case = str((await assigned()).case_id)
+    again = await review.post(
+        f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
+    )
+    unrecorded = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
+    no_lesion = findings_body(lesions=[])
+    await review.put(f"/cases/{case}/findings", json=no_lesion, headers=clinician)
+    lesionless = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
+
+    assert again.status_code == 409
+    assert unrecorded.status_code == 409
+    assert lesionless.status_code == 409
+    assert "at least one documented lesion" in lesionless.json()["detail"]
+    view = (await review.get(f"/cases/{case}", headers=coordinator)).json()
+    assert view["status"] == "assigned"
+
+
+async def test_unknown_case_is_not_found(
+    review: httpx.AsyncClient, coordinator: Headers, findings_body: FindingsBody
+) -> None:
+    missing = uuid.uuid4()
+    assert (await review.get(f"/cases/{missing}", headers=coordinator)).status_code == 404
+    decided = await review.post(
+        f"/cases/{missing}/decision", json={"outcome": "accept"}, headers=coordinator
+    )
+    assert decided.status_code == 404

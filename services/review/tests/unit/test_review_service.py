@@ -1,0 +1,145 @@
+"""Review's use cases over an in-memory repository: the queue, access, and emitted events."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+
+from corroborate.auth import Principal, Role
+from corroborate.cli.demo import sample_findings
+from corroborate.crypto import WrappedKey
+from corroborate.events.contracts import (
+    ClinicalFindings,
+    RiskFlag,
+    SealedDetails,
+)
+from corroborate.events.envelope import EventEnvelope
+from review.adapters.repository import CaseRepository, StoredCase
+from review.domain.case import InvalidTransition, ReviewCase
+from review.service import NotFound, Review, ReviewPolicy
+
+SEALED = SealedDetails(
+    wrapped_key=WrappedKey(key_id="k1", ciphertext="d3JhcHBlZA=="), ciphertext="c2VhbGVk"
+)
+COORDINATOR = Principal(subject="coordinator-1", role=Role.COORDINATOR)
+
+
+class FakeCases:
+    """Stands in for the Mongo repository: keeps cases and the events each save queued."""
+
+    def __init__(self) -> None:
+        self.cases: dict[uuid.UUID, ReviewCase] = {}
+        self.events: list[EventEnvelope] = []
+
+    async def triage_queue(self, *, limit: int) -> list[ReviewCase]:
+        return [c for c in self.cases.values() if c.status.value == "awaiting_triage"][:limit]
+
+    async def get(self, case_id: uuid.UUID) -> StoredCase | None:
+        case = self.cases.get(case_id)
+        return None if case is None else StoredCase(case, protected=SEALED)
+
+    async def assigned_to(self, clinician_id: str, *, limit: int) -> list[ReviewCase]:
+        return [c for c in self.cases.values() if c.clinician_id == clinician_id][:limit]
+
+    async def save(self, case: ReviewCase, *, events: list[EventEnvelope]) -> None:
+        self.cases[case.case_id] = case
+        self.events.extend(events)
+
+
+@pytest.fixture
+def cases() -> FakeCases:
+    return FakeCases()
+
+
+@pytest.fixture
+def review(cases: FakeCases) -> Review:
+    return Review(cases=cast(CaseRepository, cases), policy=ReviewPolicy())
+
+
+def _add(cases: FakeCases, *flags: RiskFlag, days_ago: float = 0) -> ReviewCase:
+    case = ReviewCase.received(
+        case_id=uuid.uuid4(),
+        reference="CRB-2025-QWERTY",
+        organisation="org-a",
+        service_requested="full_report",
+        risk_flags=list(flags),
+        documents=[],
+        received_at=datetime.now(UTC) - timedelta(days=days_ago),
+        response_days=7,
+        correlation_id=uuid.uuid4(),
+    )
+    cases.cases[case.case_id] = case
+    return case
+
+
+async def test_the_queue_is_most_urgent_first_then_oldest(review: Review, cases: FakeCases) -> None:
+    plain_new = _add(cases)
+    detained = _add(cases, RiskFlag.DETAINED)
+    plain_old = _add(cases, days_ago=0.5)
+    suicide = _add(cases, RiskFlag.SUICIDE_OR_SELF_HARM_RISK)
+    overdue = _add(cases, days_ago=40)
+
+    queue = await review.triage_queue()
+
+    assert [q.case.case_id for q in queue] == [
+        overdue.case_id,
+        suicide.case_id,
+        detained.case_id,
+        plain_old.case_id,
+        plain_new.case_id,
+    ]
+    assert "triage response overdue" in queue[0].urgency.reasons
+
+
+async def test_a_clinician_sees_only_the_cases_assigned_to_them(
+    review: Review, cases: FakeCases
+) -> None:
+    case = _add(cases)
+    await review.accept(caller=COORDINATOR, case_id=case.case_id)
+    await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
+    mine = Principal(subject="dr-1", role=Role.CLINICIAN)
+    other = Principal(subject="dr-2", role=Role.CLINICIAN)
+
+    assert (await review.get(caller=mine, case_id=case.case_id)).case is case
+    with pytest.raises(NotFound):
+        await review.get(caller=other, case_id=case.case_id)
+    with pytest.raises(NotFound):
+        await review.get(caller=COORDINATOR, case_id=uuid.uuid4())
+    assert [c.case_id for c in await review.my_cases(caller=mine)] == [case.case_id]
+    assert await review.my_cases(caller=other) == []
+
+
+async def test_each_step_emits_its_event_with_the_referral_correlation_id(
+    review: Review, cases: FakeCases
+) -> None:
+    case = _add(cases)
+    clinician = Principal(subject="dr-1", role=Role.CLINICIAN)
+    findings = ClinicalFindings.model_validate(sample_findings())
+
+    await review.accept(caller=COORDINATOR, case_id=case.case_id)
+    await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
+    await review.record_findings(caller=clinician, case_id=case.case_id, findings=findings)
+    await review.complete(caller=clinician, case_id=case.case_id)
+
+    assert [e.type for e in cases.events] == [
+        "referral.accepted",
+        "case.assigned",
+        "review.completed",
+    ]
+    assert {e.correlation_id for e in cases.events} == {case.correlation_id}
+    assert {e.case_id for e in cases.events} == {case.case_id}
+    completed: dict[str, Any] = cases.events[-1].payload
+    assert completed["protected"] == SEALED.model_dump(mode="json")
+    assert completed["findings"]["lesions"][0]["region"] == "upper_back"
+    assert completed["clinician_id"] == "dr-1"
+    assert cases.events[0].payload["report_due"] == str(case.report_due)
+
+
+async def test_a_refused_step_emits_nothing(review: Review, cases: FakeCases) -> None:
+    case = _add(cases)
+    with pytest.raises(InvalidTransition):
+        await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
+    assert cases.events == []
