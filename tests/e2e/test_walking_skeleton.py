@@ -177,7 +177,13 @@ async def test_no_service_logs_the_survivors_name(
         lines = log.read_text(encoding="utf-8").splitlines()
         assert lines, f"{service} logged nothing"
         assert not [line for line in lines if CANARY in line], f"{service} logged the name"
-        # One line per event handled, carrying what an operator needs to follow a case.
+        # Every line is one JSON object naming its service.
+        records = [json.loads(line) for line in lines]
+        assert {record.get("service") for record in records} == {service}
+        # One line per request and per event handled, with what an operator needs to follow it.
+        requests = [r for r in records if r["message"] == "request"]
+        assert requests
+        assert all({"correlation_id", "route", "status", "outcome"} <= r.keys() for r in requests)
         handled = [json.loads(line) for line in lines if '"event handled"' in line]
         assert handled, f"{service} logged no handled event"
         for line in handled:

@@ -54,8 +54,15 @@ def _scrub(value: Any) -> Any:
 
 def configure_logging(*, service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library through one JSON renderer on stdout."""
+    def add_service(
+        _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        add_service,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         drop_personal_data,
@@ -71,7 +78,6 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
-    structlog.contextvars.bind_contextvars(service=service)
 
     # Libraries that log through the standard library (uvicorn, faststream, pymongo) are
     # rendered the same way, without their access lines (requests are logged by middleware).
