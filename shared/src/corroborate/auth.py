@@ -43,6 +43,11 @@ class Principal(BaseModel):
     subject: Annotated[str, Field(min_length=1, max_length=200)]
     role: Role
     organisation: str | None = None
+    name: Annotated[str, Field(max_length=200)] | None = None  # as shown on a report
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.subject
 
     @model_validator(mode="after")
     def _partners_belong_to_an_organisation(self) -> Principal:
@@ -77,7 +82,10 @@ class TokenVerifier:
             raise AuthenticationError(str(exc)) from exc
         try:
             return Principal(
-                subject=claims["sub"], role=claims["role"], organisation=claims.get("org")
+                subject=claims["sub"],
+                role=claims["role"],
+                organisation=claims.get("org"),
+                name=claims.get("name"),
             )
         except ValidationError as exc:
             raise AuthenticationError("token claims are not valid") from exc
@@ -90,12 +98,13 @@ def issue_token(
     subject: str,
     role: Role,
     organisation: str | None = None,
+    name: str | None = None,
     audiences: list[str] | None = None,
     ttl_seconds: int = 3600,
     now: float | None = None,
 ) -> str:
     """Sign a token; used by the local issuer (``corroborate token``) and by tests."""
-    Principal(subject=subject, role=role, organisation=organisation)
+    Principal(subject=subject, role=role, organisation=organisation, name=name)
     issued = int(now if now is not None else time.time())
     claims: dict[str, Any] = {
         "iss": issuer,
@@ -108,6 +117,8 @@ def issue_token(
     }
     if organisation:
         claims["org"] = organisation
+    if name:
+        claims["name"] = name
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
     return jwt.encode(claims, key, algorithm=ALGORITHM)  # type: ignore[arg-type]
 

@@ -54,6 +54,7 @@ def _scrub(value: Any) -> Any:
 
 def configure_logging(*, service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library through one JSON renderer on stdout."""
+
     def add_service(
         _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:

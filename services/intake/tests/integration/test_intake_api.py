@@ -171,7 +171,7 @@ async def test_a_survivor_without_date_of_birth_or_age_is_refused_by_field(
 
     assert response.status_code == 422
     (error,) = response.json()["errors"]
-    assert (error["field"], error["rule"]) == ("survivor", "value_error")
+    assert (error["field"], error["rule"]) == ("survivor.date_of_birth", "age_unknown")
     assert "date_of_birth or approximate_age" in error["message"]
     assert survivor_identity["full_name"] not in response.text
 

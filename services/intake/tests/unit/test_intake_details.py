@@ -41,8 +41,22 @@ def test_either_date_of_birth_or_approximate_age_is_required(
     with pytest.raises(ValidationError) as refused:
         ReferralDetails.model_validate(body)
     (error,) = refused.value.errors()
-    assert error["loc"] == ("survivor",)
+    assert (error["loc"], error["type"]) == (("survivor", "date_of_birth"), "age_unknown")
     assert "date_of_birth or approximate_age" in error["msg"]
+
+
+def test_a_missing_age_is_reported_together_with_other_errors(
+    referral_body: ReferralBody,
+) -> None:
+    body = referral_body()
+    del body["survivor"]["date_of_birth"]
+    body["survivor"]["nationality"] = "eritrea"
+    with pytest.raises(ValidationError) as refused:
+        ReferralDetails.model_validate(body)
+    assert {e["loc"] for e in refused.value.errors()} == {
+        ("survivor", "nationality"),
+        ("survivor", "date_of_birth"),
+    }
 
 
 def test_an_approximate_age_is_enough(referral_body: ReferralBody) -> None:

@@ -129,7 +129,7 @@ class Review:
                 organisation=case.organisation,
                 protected=stored.protected,
                 clinician_id=caller.subject,
-                clinician_name=caller.subject,
+                clinician_name=caller.display_name,
                 approved_by=caller.subject,
                 completed_at=now,
                 report_due=case.report_due,

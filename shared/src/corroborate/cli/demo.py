@@ -123,19 +123,22 @@ class Actors:
             raise StepFailed("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set (run make up first)")
         key = settings.auth_private_key_file.read_text(encoding="utf-8")
 
-        def token(role: Role, subject: str, org: str | None = None) -> dict[str, str]:
+        def token(
+            role: Role, subject: str, org: str | None = None, name: str | None = None
+        ) -> dict[str, str]:
             signed = issue_token(
                 private_key_pem=key,
                 issuer=settings.auth_issuer,
                 subject=subject,
                 role=role,
                 organisation=org,
+                name=name,
             )
             return {"Authorization": f"Bearer {signed}"}
 
         self.partner = token(Role.PARTNER, "solicitor-1", organisation)
         self.coordinator = token(Role.COORDINATOR, "coordinator-1")
-        self.clinician = token(Role.CLINICIAN, "dr-clinician-1")
+        self.clinician = token(Role.CLINICIAN, "dr-clinician-1", name="Dr A. Clinician")
         self.legal = token(Role.LEGAL, "legal-1")
 
 

@@ -80,6 +80,9 @@ def token(
     role: Annotated[Role, typer.Option(help="The caller's role.")],
     org: Annotated[str | None, typer.Option(help="Organisation (required for partners).")] = None,
     sub: Annotated[str | None, typer.Option(help="Subject (user id).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Display name, e.g. a clinician's name on the report.")
+    ] = None,
     aud: Annotated[
         list[str] | None,
         typer.Option(help=f"Audience(s); default all of {sorted(SERVICE_AUDIENCES.values())}."),
@@ -98,6 +101,7 @@ def token(
             subject=sub or f"{role.value}-local",
             role=role,
             organisation=org,
+            name=name,
             audiences=aud,
             ttl_seconds=ttl,
         )

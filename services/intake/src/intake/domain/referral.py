@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, cast
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from corroborate.events.contracts import CountryCode, RiskFlag, ServiceRequested
 from corroborate.vocab import PerpetratorType, TortureMethod
@@ -60,11 +70,30 @@ class Survivor(Strict):
     ]
     interpreter_needed: bool
 
-    @model_validator(mode="after")
-    def _age_known(self) -> Survivor:
-        if self.date_of_birth is None and self.approximate_age is None:
-            raise ValueError("give date_of_birth or approximate_age")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _age_known(cls, data: Any, handler: ModelWrapValidatorHandler[Survivor]) -> Survivor:
+        """Date of birth or approximate age, reported beside any other field's error."""
+        age_unknown = (
+            isinstance(data, Mapping)
+            and data.get("date_of_birth") is None
+            and data.get("approximate_age") is None
+        )
+        rule: InitErrorDetails = {
+            "type": PydanticCustomError("age_unknown", "give date_of_birth or approximate_age"),
+            "loc": ("date_of_birth",),
+            "input": None,
+        }
+        try:
+            survivor = handler(data)
+        except ValidationError as exc:
+            if not age_unknown:
+                raise
+            others = cast(list[InitErrorDetails], exc.errors())
+            raise ValidationError.from_exception_data(cls.__name__, [*others, rule]) from None
+        if age_unknown:
+            raise ValidationError.from_exception_data(cls.__name__, [rule])
+        return survivor
 
 
 class Allegations(Strict):
