@@ -11,6 +11,13 @@ if ! command -v uv >/dev/null 2>&1; then
     export PATH="$HOME/.local/bin:$PATH"
 fi
 if ! command -v uv >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        [[ "$(id -u)" == 0 ]] || { say "error: python3-pip is missing; install it or uv"; exit 1; }
+        say "installing pip (Debian package python3-pip)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends python3-pip >/dev/null
+    fi
     say "installing uv"
     python3 -m pip install --quiet --user uv 2>/dev/null \
         || python3 -m pip install --quiet --user --break-system-packages uv
@@ -35,4 +42,6 @@ fi
 
 cd "$ROOT"
 say "syncing Python dependencies from uv.lock"
+# The machine's own Python (3.11 or newer) is used: uv must not try to download one.
+export UV_PYTHON_DOWNLOADS=never
 uv sync --frozen --all-packages --quiet

@@ -81,7 +81,9 @@ class RequestLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
+        }
         correlation_id = _valid_uuid(headers.get(CORRELATION_HEADER.lower())) or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         structlog.contextvars.clear_contextvars()

@@ -71,7 +71,10 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.dict_tracebacks,
+            # Tracebacks without local variables: a frame's locals may hold a survivor's details.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             structlog.processors.EventRenamer("message"),
             structlog.processors.JSONRenderer(),
         ],
@@ -88,6 +91,9 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.ExceptionRenderer(
+                    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+                ),
                 structlog.processors.EventRenamer("message"),
                 structlog.processors.JSONRenderer(),
             ],

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.envelope import EventEnvelope
+from corroborate.events.errors import UnreadableEvent
 from corroborate.settings import Settings
 
 Document = dict[str, Any]
@@ -24,6 +25,12 @@ Document = dict[str, Any]
 
 class ConcurrencyConflict(Exception):
     """Someone else changed the aggregate since it was read; reload and decide again."""
+
+
+class ConflictingEvent(UnreadableEvent):
+    """An event would open an aggregate that a different event already opened."""
+
+    reason = "conflicts-with-existing-case"
 
 
 class AlreadyProcessed(Exception):
@@ -127,13 +134,26 @@ class AggregateCollection:
         events: list[EventEnvelope],
         caused_by: uuid.UUID | None = None,
     ) -> None:
-        """Insert a new aggregate; if an event created it before, raise ``AlreadyProcessed``."""
+        """Insert a new aggregate, recording the event that opened it.
+
+        If that same event opened it before, raise ``AlreadyProcessed`` (a redelivery). If a
+        different event already opened it, raise ``ConflictingEvent``: the message is parked
+        for someone to look at, never silently dropped.
+        """
+        opened: dict[str, Any] = {"opened_by_event": str(caused_by)} if caused_by else {}
         try:
-            await insert_aggregate(self.collection, document=document, events=events)
+            await insert_aggregate(self.collection, document={**document, **opened}, events=events)
         except DuplicateKeyError as exc:
             if caused_by is None:
                 raise
-            raise AlreadyProcessed(str(caused_by)) from exc
+            existing = await self.collection.find_one(
+                {"_id": document["_id"]}, {"opened_by_event": 1}
+            )
+            if existing is not None and existing.get("opened_by_event") == str(caused_by):
+                raise AlreadyProcessed(str(caused_by)) from exc
+            raise ConflictingEvent(
+                f"case {document['_id']} was already opened by another event"
+            ) from exc
         if events:
             self._on_events()
 

@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.envelope import EventEnvelope
-from corroborate.mongo import AggregateCollection, AlreadyProcessed, Document
+from corroborate.mongo import AggregateCollection, AlreadyProcessed, ConflictingEvent, Document
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +96,17 @@ async def test_load_leaves_out_the_outbox_and_the_fields_asked_for(
     assert "outbox" not in loaded
     assert "sealed" not in loaded
     assert await aggregates.load(str(uuid.uuid4())) is None
+
+
+async def test_a_different_event_for_an_opened_case_is_a_conflict_not_a_duplicate(
+    aggregates: AggregateCollection,
+) -> None:
+    case_id = str(uuid.uuid4())
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await aggregates.create(document={"_id": case_id}, events=[], caused_by=first)
+
+    with pytest.raises(AlreadyProcessed):
+        await aggregates.create(document={"_id": case_id}, events=[], caused_by=first)
+    with pytest.raises(ConflictingEvent) as conflict:
+        await aggregates.create(document={"_id": case_id}, events=[], caused_by=second)
+    assert conflict.value.reason == "conflicts-with-existing-case"  # parked, with that reason

@@ -13,6 +13,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import AutoReconnect
 
 from corroborate.events.contracts import CASE_EVENTS
 from corroborate.events.envelope import EventEnvelope
@@ -72,6 +73,7 @@ UNREADABLE: dict[str, tuple[Callable[[EventEnvelope], bytes], str, str]] = {
     "malformed JSON": (lambda e: b'{"event_id": ', "malformed", "not JSON"),
     "not UTF-8": (lambda e: b"\xff\xfe\x00", "malformed", "not JSON"),
     "deeply nested JSON": (lambda e: b"[" * 100_000, "malformed", "not JSON"),
+    "an integer too long to read": (lambda e: b"[" + b"9" * 5000 + b"]", "malformed", "JSON"),
     "bad envelope": (lambda e: envelope_json(e, case_id="nope"), "malformed", "case_id"),
     "unknown type": (
         lambda e: envelope_json(e, type="case.teleported"),
@@ -282,3 +284,30 @@ async def test_stopping_waits_for_in_flight_handlers_and_loses_nothing(
     queue_name = f"{settings.namespace}.{service}.case.assigned"
     queue = await channel.declare_queue(queue_name, passive=True)
     assert queue.declaration_result.message_count == 0  # each was acknowledged, none redelivered
+
+
+async def test_a_database_outage_does_not_use_up_the_delivery_limit(
+    settings: Settings,
+    service: str,
+    channel: AbstractChannel,
+    case_event: EventFactory,
+    eventually: Eventually,
+) -> None:
+    attempts: list[uuid.UUID] = []
+    done: list[uuid.UUID] = []
+
+    async def during_outage(envelope: EventEnvelope, _payload: Any) -> None:
+        attempts.append(envelope.event_id)
+        if len(attempts) <= 4:
+            raise AutoReconnect("connection to the database was lost")
+        done.append(envelope.event_id)
+
+    event = case_event()
+    async with consuming(
+        settings, service, {"case.assigned": during_outage}, delivery_limit=1
+    ) as pub:
+        await pub.publish(event)
+        assert await eventually(lambda: done == [event.event_id], seconds=15)
+
+    assert len(attempts) == 5  # waited out in the handler, not redelivered
+    assert (await parking(channel, settings, service)).declaration_result.message_count == 0

@@ -130,7 +130,7 @@ class Review:
                 protected=stored.protected,
                 clinician_id=caller.subject,
                 clinician_name=caller.display_name,
-                approved_by=caller.subject,
+                approved_by=None,  # clinical peer review is not yet part of the workflow
                 completed_at=now,
                 report_due=case.report_due,
                 findings=findings,

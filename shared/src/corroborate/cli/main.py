@@ -55,8 +55,7 @@ def keys_init(
     private_pem, public_pem = generate_keypair()
     private_file = keys / "issuer.key.pem"
     public_file = keys / "issuer.pub.pem"
-    private_file.write_text(private_pem, encoding="utf-8")
-    private_file.chmod(0o600)
+    _write_private(private_file, private_pem)
     public_file.write_text(public_pem, encoding="utf-8")
     env = {
         "CORROBORATE_AMQP_URL": amqp_url,
@@ -70,9 +69,16 @@ def keys_init(
         "CORROBORATE_REPORT_LINK_SECRET": secrets.token_urlsafe(32),
     }
     env_file = directory / "corroborate.env"
-    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
-    env_file.chmod(0o600)
+    _write_private(env_file, "".join(f"{k}={v}\n" for k, v in env.items()))
     typer.echo(f"wrote {env_file} and {keys}/")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create a file only its owner can read, from the first byte written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    path.chmod(0o600)  # an existing file keeps its old mode through O_CREAT
 
 
 @app.command()

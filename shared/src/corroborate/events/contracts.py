@@ -23,7 +23,8 @@ CaseReference = Annotated[str, Field(pattern=r"^CRB-[0-9]{4}-[0-9A-Z]{6}$")]
 
 
 class Contract(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # A validation error never repeats the input: it may be a survivor's details.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
 
 class SealedDetails(Contract):
@@ -141,7 +142,7 @@ class ReviewCompleted(Contract):
     protected: SealedDetails
     clinician_id: str
     clinician_name: str
-    approved_by: str
+    approved_by: str | None = None  # the senior clinician who peer-reviewed, once there is one
     completed_at: datetime
     report_due: date | None
     findings: ClinicalFindings

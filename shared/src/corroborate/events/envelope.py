@@ -59,7 +59,7 @@ def read_event(body: bytes, *, registry: EventRegistry) -> tuple[EventEnvelope, 
     """Parse and validate a message body, or raise the reason it can never be processed."""
     try:
         raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # not UTF-8, not JSON, or a number too long to read
         raise MalformedEvent(f"body is not JSON: {exc}") from exc
     except RecursionError as exc:
         raise MalformedEvent("body is not JSON: nested too deeply") from exc

@@ -59,7 +59,11 @@ class OutboxRelay:
         published = 0
         first_failure: Exception | None = None
         for collection in self._collections:
-            cursor = collection.find({"outbox_pending": True}, {"outbox": 1}, limit=self.BATCH)
+            # Every pending aggregate is visited on each pass (in batches), so cases stuck behind
+            # an unroutable event never starve the ones after them.
+            cursor = collection.find(
+                {"outbox_pending": True}, {"outbox": 1}, batch_size=self.BATCH
+            ).sort("_id", 1)
             async for document in cursor:
                 try:
                     published += await self._drain_document(collection, document)

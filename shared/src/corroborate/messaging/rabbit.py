@@ -19,6 +19,7 @@ import structlog
 from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage
 from pydantic import BaseModel, create_model
+from pymongo.errors import ConnectionFailure
 
 from corroborate.events.envelope import EventEnvelope, read_event
 from corroborate.events.errors import UnreadableEvent
@@ -26,7 +27,7 @@ from corroborate.events.registry import EventRegistry
 from corroborate.logging import get_logger
 from corroborate.messaging.outbox import PublishFailed
 from corroborate.messaging.topology import Topology
-from corroborate.mongo import AlreadyProcessed
+from corroborate.mongo import AlreadyProcessed, ConcurrencyConflict
 from corroborate.settings import Settings
 
 log = get_logger("corroborate.messaging")
@@ -104,8 +105,15 @@ async def _raw(message: Any) -> Any:
     return message
 
 
+# Failures that say nothing about the message: the database is unreachable, or another
+# write to the same aggregate won the race.
+TRANSIENT: tuple[type[Exception], ...] = (ConnectionFailure, ConcurrencyConflict)
+
+
 class CaseEventConsumer:
     """Registers one subscriber per handled event type, all sharing the parking logic."""
+
+    MAX_TRANSIENT_WAIT_SECONDS = 600.0
 
     def __init__(
         self,
@@ -161,7 +169,11 @@ class CaseEventConsumer:
         try:
             envelope, payload = read_event(message.body, registry=self._registry)
         except UnreadableEvent as exc:
-            await self._park(message, queue, reason=exc.reason, detail=str(exc))
+            await self._park_or_return(message, queue, reason=exc.reason, detail=str(exc))
+            return
+        except Exception as exc:  # whatever else the parser meets, the message is unreadable
+            detail = f"body could not be read: {type(exc).__name__}"
+            await self._park_or_return(message, queue, reason="malformed", detail=detail)
             return
         structlog.contextvars.bind_contextvars(
             event_type=envelope.type,
@@ -169,28 +181,68 @@ class CaseEventConsumer:
             case_id=str(envelope.case_id),
             correlation_id=str(envelope.correlation_id),
         )
-        try:
-            await handler(envelope, payload)
-        except AlreadyProcessed:
+        await self._handle(message, queue, handler, envelope, payload)
+
+    async def _handle(
+        self,
+        message: RabbitMessage,
+        queue: str,
+        handler: EventHandler,
+        envelope: EventEnvelope,
+        payload: BaseModel,
+    ) -> None:
+        """Apply the event; acknowledge, park, wait out a transient failure, or give it back."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                await handler(envelope, payload)
+            except AlreadyProcessed:
+                await message.ack()
+                log.info("event handled", outcome="duplicate")
+                return
+            except UnreadableEvent as exc:
+                await self._park_or_return(message, queue, reason=exc.reason, detail=str(exc))
+                return
+            except TRANSIENT as exc:
+                # The database is away, or a concurrent write won: waiting here, rather than
+                # redelivering, keeps an outage from using up the message's delivery limit.
+                if waited >= self.MAX_TRANSIENT_WAIT_SECONDS:
+                    await self._return(message, exc)
+                    return
+                attempt += 1
+                delay = min(0.1 * 2**attempt, 5.0)
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning("event waiting", outcome="waiting", error=type(exc).__name__)
+                await asyncio.sleep(delay)
+                waited += delay
+                continue
+            except Exception as exc:  # may be a bug: redelivered until the delivery limit
+                await self._return(message, exc)
+                return
             await message.ack()
-            log.info("event handled", outcome="duplicate")
+            log.info("event handled", outcome="handled")
             return
-        except UnreadableEvent as exc:
-            await self._park(message, queue, reason=exc.reason, detail=str(exc))
-            return
-        except Exception as exc:  # anything else may succeed on redelivery
-            attempt = int(message.headers.get("x-delivery-count", 0) or 0) + 1
-            log.warning(
-                "event failed; will be redelivered",
-                outcome="retry",
-                attempt=attempt,
-                error=type(exc).__name__,
-            )
-            await asyncio.sleep(min(0.2 * 2**attempt, 10.0))
-            await message.nack(requeue=True)
-            return
-        await message.ack()
-        log.info("event handled", outcome="handled")
+
+    async def _return(self, message: RabbitMessage, exc: BaseException) -> None:
+        """Give the message back for redelivery (each counts toward the delivery limit)."""
+        attempt = int(message.headers.get("x-delivery-count", 0) or 0) + 1
+        log.warning(
+            "event failed; will be redelivered",
+            outcome="retry",
+            attempt=attempt,
+            error=type(exc).__name__,
+        )
+        await asyncio.sleep(min(0.2 * 2**attempt, 10.0))
+        await message.nack(requeue=True)
+
+    async def _park_or_return(
+        self, message: RabbitMessage, queue: str, *, reason: str, detail: str
+    ) -> None:
+        try:
+            await self._park(message, queue, reason=reason, detail=detail)
+        except Exception as exc:  # parking failed: the message must not sit unacknowledged
+            await self._return(message, exc)
 
     async def _park(self, message: RabbitMessage, queue: str, *, reason: str, detail: str) -> None:
         headers: dict[str, Any] = {

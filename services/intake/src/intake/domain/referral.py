@@ -45,7 +45,8 @@ def advances(current: ReferralStatus, new: ReferralStatus) -> bool:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # A validation error never repeats the input: it may be a survivor's details.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
 
 
 class Representative(Strict):

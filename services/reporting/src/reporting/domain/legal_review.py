@@ -46,7 +46,7 @@ class LegalReview:
     organisation: str
     clinician_id: str
     clinician_name: str
-    approved_by: str
+    approved_by: str | None
     findings: ClinicalFindings
     documents: list[DocumentReference]
     report_due: date | None

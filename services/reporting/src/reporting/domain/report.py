@@ -31,7 +31,7 @@ class ReportContent:
     organisation: str
     survivor: ProtectedDetails
     clinician_name: str
-    senior_clinician: str
+    senior_clinician: str | None  # None: no clinical peer review is recorded
     sign_off: SignOff
     findings: ClinicalFindings
     overall_consistency: str

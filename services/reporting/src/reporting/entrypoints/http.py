@@ -51,7 +51,7 @@ class LegalReviewView(BaseModel):
     status: str
     report_due: date | None
     clinician_name: str
-    approved_by: str
+    approved_by: str | None
     findings: ClinicalFindings
     documents: list[DocumentReference]
     reports: list[ReportVersionView]

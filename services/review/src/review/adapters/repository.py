@@ -74,7 +74,6 @@ class CaseRepository:
                 "response_due": case.response_due,
                 "correlation_id": str(case.correlation_id),
                 "protected": protected.model_dump(),
-                "opened_by_event": str(caused_by),
                 **_state(case),
             },
             events=[],
