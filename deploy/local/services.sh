@@ -17,9 +17,10 @@ declare -A PORTS=(
 )
 SERVICES=(intake review reporting)
 
-say() { printf '[services] %s\n' "$*"; }
-die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
-alive() { [[ -f "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+TAG=services
+# shellcheck source=deploy/local/lib.sh
+source "$ROOT/deploy/local/lib.sh"
+pattern() { echo "$1.bootstrap:create_app"; }
 
 start() {
     [[ -f "$ENV_FILE" ]] || die "no $ENV_FILE: run deploy/local/stack.sh start first"
@@ -29,7 +30,7 @@ start() {
     export CORROBORATE_REVIEW_URL="http://127.0.0.1:${PORTS[review]}"
     export CORROBORATE_REPORTING_URL="http://127.0.0.1:${PORTS[reporting]}"
     for service in "${SERVICES[@]}"; do
-        if alive "$service"; then say "$service: already running"; continue; fi
+        if alive "$service" "$(pattern "$service")"; then say "$service: already running"; continue; fi
         "$ROOT/.venv/bin/uvicorn" --factory "$service.bootstrap:create_app" \
             --host 127.0.0.1 --port "${PORTS[$service]}" --no-access-log \
             --timeout-graceful-shutdown 25 >>"$LOGS/$service.log" 2>&1 &
@@ -39,7 +40,7 @@ start() {
         local url="http://127.0.0.1:${PORTS[$service]}"
         local deadline=$((SECONDS + 60))
         until "$ROOT/.venv/bin/python" -c "import sys,urllib.request as u; sys.exit(u.urlopen('$url/readyz', timeout=2).status != 200)" 2>/dev/null; do
-            alive "$service" || die "$service exited (log: $LOGS/$service.log)"
+            alive "$service" "$(pattern "$service")" || die "$service exited (log: $LOGS/$service.log)"
             (( SECONDS < deadline )) || die "$service not ready within 60s (log: $LOGS/$service.log)"
             sleep 0.5
         done
@@ -48,17 +49,9 @@ start() {
 }
 
 stop() {
+    # uvicorn drains requests (25 s), then the broker client lets handlers finish (20 s).
     for service in "${SERVICES[@]}"; do
-        local file="$PIDS/$service.pid"
-        [[ -f "$file" ]] || continue
-        local pid; pid="$(cat "$file")"
-        if kill -0 "$pid" 2>/dev/null; then
-            say "$service: stopping pid $pid"
-            kill -TERM "$pid" 2>/dev/null || true
-            for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-            if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-        fi
-        rm -f "$file"
+        stop_recorded "$service" "$(pattern "$service")" 60
     done
 }
 
@@ -67,7 +60,7 @@ case "${1:-}" in
     stop) stop ;;
     status)
         for s in "${SERVICES[@]}"; do
-            if alive "$s"; then echo "$s: running (pid $(cat "$PIDS/$s.pid"), port ${PORTS[$s]})"
+            if alive "$s" "$(pattern "$s")"; then echo "$s: running (pid $(cat "$PIDS/$s.pid"), port ${PORTS[$s]})"
             else echo "$s: stopped"; fi
         done ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;

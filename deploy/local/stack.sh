@@ -23,10 +23,13 @@ S3_PORT="${CORROBORATE_S3_PORT:-9000}"
 WEED_BASE="${CORROBORATE_WEED_PORT_BASE:-9333}"
 VENV_BIN="$ROOT/.venv/bin"
 
-say() { printf '[stack] %s\n' "$*"; }
-die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
-
-alive() { [[ -f "$PIDS/$1.pid" ]] && kill -0 "$(cat "$PIDS/$1.pid")" 2>/dev/null; }
+TAG=stack
+# shellcheck source=deploy/local/lib.sh
+source "$ROOT/deploy/local/lib.sh"
+RABBIT_PATTERN="rabbitmq-server"
+MONGO_PATTERN="secantusd-py"
+S3_PATTERN="weed"
+RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -61,15 +64,16 @@ load_env() {
 }
 
 install_rabbitmq() {
-    command -v rabbitmq-server >/dev/null && return
+    [[ -x "$RABBITMQ_SERVER" ]] && return
+    [[ "$(id -u)" == 0 ]] || die "rabbitmq-server is not installed; run as root to install it"
     say "installing rabbitmq-server (Debian package)"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends rabbitmq-server >/dev/null
-    # The package starts a system broker on all interfaces where an init system runs it;
-    # this project starts its own on loopback instead.
-    if command -v systemctl >/dev/null && systemctl is-active --quiet rabbitmq-server 2>/dev/null; then
-        systemctl stop rabbitmq-server || true
+    # Where an init system runs it, the package starts a system broker (and Erlang's port
+    # mapper) on every interface, and again at each boot; this project runs its own on loopback.
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now rabbitmq-server epmd.socket epmd.service >/dev/null 2>&1 || true
     fi
 }
 
@@ -78,7 +82,7 @@ start_rabbitmq() {
         say "rabbitmq: reusing the broker that answers at the configured URL"
         return
     fi
-    if alive rabbitmq; then
+    if alive rabbitmq "$RABBIT_PATTERN"; then
         wait_for rabbitmq 90 ping amqp
         return
     fi
@@ -102,13 +106,14 @@ CONF
         RABBITMQ_NODENAME="corroborate-$amqp_port@localhost" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
         RABBITMQ_DIST_PORT=$((amqp_port + 20000)) ERL_EPMD_ADDRESS=127.0.0.1 \
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-        /usr/lib/rabbitmq/bin/rabbitmq-server >"$LOGS/rabbitmq.out" 2>&1 &
+        RABBITMQ_PID_FILE="$dir/beam.pid" \
+        "$RABBITMQ_SERVER" >"$LOGS/rabbitmq.out" 2>&1 &
     echo $! > "$PIDS/rabbitmq.pid"
     wait_for rabbitmq 120 ping amqp
 }
 
 start_mongo() {
-    if alive mongo; then say "secantusdb: already running"; return; fi
+    if alive mongo "$MONGO_PATTERN"; then say "secantusdb: already running"; return; fi
     if ping mongo; then say "secantusdb: reusing the server on port $MONGO_PORT"; return; fi
     mkdir -p "$STATE/mongo"
     say "secantusdb: starting on 127.0.0.1:$MONGO_PORT (data in $STATE/mongo)"
@@ -119,7 +124,7 @@ start_mongo() {
 }
 
 start_s3() {
-    if alive s3; then say "seaweedfs: already running"; return; fi
+    if alive s3 "$S3_PATTERN"; then say "seaweedfs: already running"; return; fi
     if ping s3; then say "seaweedfs: reusing the S3 server on port $S3_PORT"; return; fi
     local dir="$STATE/seaweedfs"
     mkdir -p "$dir/data" "$dir/log"
@@ -144,22 +149,26 @@ PY
     wait_for seaweedfs 90 ping s3
 }
 
-stop_one() { # name
-    local file="$PIDS/$1.pid"
-    [[ -f "$file" ]] || return 0
-    local pid; pid="$(cat "$file")"
-    if kill -0 "$pid" 2>/dev/null; then
-        say "$1: stopping pid $pid"
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+stop_rabbitmq() {
+    local beam_file="$STATE/rabbitmq/beam.pid"
+    stop_recorded rabbitmq "$RABBIT_PATTERN" 60
+    # The start script forwards SIGTERM to the Erlang VM; if the VM outlived it, stop the VM.
+    if [[ -f "$beam_file" ]]; then
+        local beam; beam="$(cat "$beam_file")"
+        if [[ "$beam" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$beam/cmdline" 2>/dev/null | grep -q beam; then
+            stop_pid rabbitmq-vm "$beam" 30
+        fi
+        rm -f "$beam_file"
     fi
-    rm -f "$file"
 }
 
 status() {
+    local name pattern
     for name in rabbitmq mongo s3; do
-        if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"
+        case "$name" in
+            rabbitmq) pattern="$RABBIT_PATTERN" ;; mongo) pattern="$MONGO_PATTERN" ;; s3) pattern="$S3_PATTERN" ;;
+        esac
+        if alive "$name" "$pattern"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"
         else echo "$name: not started by this stack"; fi
     done
 }
@@ -176,9 +185,9 @@ case "${1:-}" in
         say "infrastructure ready: amqp, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT"
         ;;
     stop)
-        stop_one s3
-        stop_one mongo
-        stop_one rabbitmq
+        stop_recorded s3 "$S3_PATTERN" 30
+        stop_recorded mongo "$MONGO_PATTERN" 30
+        stop_rabbitmq
         if [[ -f "$STATE/rabbitmq/epmd-started-here" ]]; then
             # Erlang's port mapper outlives the broker; stop it only if this stack started it
             # and no other Erlang node still uses it.
