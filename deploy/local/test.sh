@@ -8,6 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 export PATH="$HOME/.local/bin:$PATH"
+export UV_PYTHON_DOWNLOADS=never  # the machine's own Python 3.11+ is used
 
 started=$(date +%s)
 say() { printf '[test] %s\n' "$*"; }
