@@ -36,7 +36,9 @@ uv run --frozen ruff check .
 say "ruff format --check"
 uv run --frozen ruff format --check .
 say "mypy --strict"
-uv run --frozen mypy shared/src services/intake/src services/review/src services/reporting/src tests
+uv run --frozen mypy conftest.py shared/src shared/tests services/conftest.py \
+    services/intake/src services/intake/tests services/review/src services/review/tests \
+    services/reporting/src services/reporting/tests tests
 say "import contracts (services never import each other)"
 uv run --frozen lint-imports
 say "pytest"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import aio_pika
 import httpx
@@ -18,6 +19,23 @@ from corroborate.settings import Settings
 
 BearerHeaders = Callable[..., dict[str, str]]
 """The ``bearer`` fixture: ``bearer(Role.PARTNER, org="a")`` gives Authorization headers."""
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition"
+) -> Any:
+    """Poll until ``probe`` returns something truthy; fail the test after ``within`` seconds."""
+    import pytest  # noqa: PLC0415 - only tests call this
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if loop.time() > deadline:
+            pytest.fail(f"{what}: not seen within {within:.0f}s")
+        await asyncio.sleep(0.1)
 
 
 @asynccontextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,7 +14,7 @@ from pymongo import AsyncMongoClient
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf
 from corroborate.settings import Settings
-from corroborate.testing import running
+from corroborate.testing import eventually, running
 from intake.bootstrap import create_app
 
 Headers = dict[str, str]
@@ -95,21 +94,6 @@ def upload(intake: httpx.AsyncClient, partner: Headers) -> Upload:
         )
 
     return send
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition"
-) -> Any:
-    """Poll until ``probe`` returns something truthy; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if loop.time() > deadline:
-            pytest.fail(f"{what}: not seen within {within:.0f}s")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

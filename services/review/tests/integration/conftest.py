@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -27,27 +24,12 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.settings import Settings
-from corroborate.testing import running
+from corroborate.testing import eventually, running
 from review.bootstrap import create_app
 
 SURVIVOR_NAME = "Selam Canary-Haile"
 Headers = dict[str, str]
 Spy = Callable[..., Awaitable[dict[str, bytes]]]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition"
-) -> Any:
-    """Poll until ``probe`` returns something truthy; fail after ``within`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if loop.time() > deadline:
-            pytest.fail(f"{what}: not seen within {within:.0f}s")
-        await asyncio.sleep(0.1)
 
 
 @pytest.fixture
@@ -140,36 +122,3 @@ def in_triage(
         return next((i for i in response.json() if i["case_id"] == case_id), None)
 
     return find
-
-
-@pytest.fixture
-async def spy(settings: Settings) -> AsyncIterator[Spy]:
-    """Every case event on the exchange (bound '#'): ``await spy(case_id, {types})``."""
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        f"{settings.namespace}.case-events", aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await queue.bind(exchange, routing_key="#")
-    seen: list[bytes] = []
-
-    async def collect(case_id: str, types: set[str], within: float = 20.0) -> dict[str, bytes]:
-        async def probe() -> dict[str, bytes] | None:
-            while (message := await queue.get(fail=False)) is not None:
-                await message.ack()
-                seen.append(message.body)
-            found = {}
-            for body in seen:
-                event = json.loads(body)
-                if event["case_id"] == case_id and event["type"] in types:
-                    found[event["type"]] = body
-            return found if set(found) == types else None
-
-        result: dict[str, bytes] = await eventually(probe, within=within, what=str(types))
-        return result
-
-    try:
-        yield collect
-    finally:
-        await connection.close()
