@@ -40,13 +40,27 @@ async def eventually(
 
 @asynccontextmanager
 async def running(
-    app: FastAPI, *, base_url: str = "http://testserver"
+    app: FastAPI, *, base_url: str = "http://testserver", stop_within: float = 60.0
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """Start an app's lifespan (database, broker, relay) and give an HTTP client for it."""
-    async with app.router.lifespan_context(app):
+    """Start an app's lifespan (database, broker, relay) and give an HTTP client for it.
+
+    Stopping must finish within ``stop_within`` seconds; if not, every task's stack is printed
+    and the test fails, rather than the run hanging.
+    """
+    lifespan = app.router.lifespan_context(app)
+    await lifespan.__aenter__()
+    try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
+    finally:
+        stopping = asyncio.ensure_future(lifespan.__aexit__(None, None, None))
+        done, _ = await asyncio.wait({stopping}, timeout=stop_within)
+        if not done:
+            for task in asyncio.all_tasks():
+                task.print_stack()
+            raise TimeoutError(f"the app did not stop within {stop_within:.0f}s")
+        stopping.result()
 
 
 async def remove_namespace(settings: Settings) -> None:
