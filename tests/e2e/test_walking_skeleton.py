@@ -5,6 +5,7 @@ object storage."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import os
@@ -20,9 +21,11 @@ import aio_pika
 import httpx
 import pytest
 from pypdf import PdfReader
+from typer.testing import CliRunner
 
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, walk_skeleton
+from corroborate.cli.main import app
 from corroborate.settings import Settings
 from corroborate.testing import BearerHeaders
 
@@ -208,3 +211,27 @@ async def test_another_organisation_cannot_see_the_referral(
         )
     assert seen.status_code == 404
     assert link.status_code == 404
+
+
+def test_the_demo_command_walks_the_path_and_writes_the_report(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for service in SERVICES:
+        monkeypatch.setenv(
+            f"CORROBORATE_{service.upper()}_URL", getattr(stack.settings, f"{service}_url")
+        )
+    monkeypatch.setenv("CORROBORATE_NAMESPACE", stack.settings.namespace)
+    out = tmp_path / "report.pdf"
+
+    result = CliRunner().invoke(app, ["demo", "--survivor-name", "Demo Person", "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    pdf = out.read_bytes()
+    assert pdf.startswith(b"%PDF")
+    printed = dict(
+        line.split(": ", 1)
+        for line in result.output.splitlines()
+        if line.startswith(("sha256", "object key"))
+    )
+    assert printed["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert printed["object key"].startswith(f"{stack.settings.namespace}-reports/cases/")

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import os
 import struct
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -205,15 +205,4 @@ def _decrypt_chunks(key: bytes, chunks: Iterator[bytes], *, context: str) -> Ite
     decryptor = StreamDecryptor(key, context=context)
     for piece in chunks:
         yield from decryptor.update(piece)
-    yield decryptor.finalize()
-
-
-async def adecrypt_stream(
-    key: DataKey, chunks: AsyncIterator[bytes], *, context: str
-) -> AsyncIterator[bytes]:
-    """Async form of ``DataKey.decrypt_stream`` for streamed HTTP responses."""
-    decryptor = StreamDecryptor(key.secret, context=context)
-    async for piece in chunks:
-        for plain in decryptor.update(piece):
-            yield plain
     yield decryptor.finalize()

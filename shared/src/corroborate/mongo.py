@@ -13,7 +13,6 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.envelope import EventEnvelope
@@ -46,12 +45,6 @@ def mongo_client(settings: Settings) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=10_000,
         appname=f"corroborate-{settings.namespace}",
     )
-
-
-def service_database(
-    client: AsyncMongoClient[Document], settings: Settings, service: str
-) -> AsyncDatabase[Document]:
-    return client[settings.database_name(service)]
 
 
 def outbox_entries(events: list[EventEnvelope]) -> list[Document]:

@@ -59,7 +59,6 @@ class ServiceRuntime:
     publisher: RabbitEventPublisher = field(init=False)
     consumer: CaseEventConsumer = field(init=False)
     relay: OutboxRelay = field(init=False)
-    published_types: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -108,7 +107,6 @@ class ServiceRuntime:
                     event_type, version, CASE_EVENTS.model_for(event_type, version)
                 ),
             )
-        self.published_types = [*self.published_types, *event_types]
 
     def asyncapi(self, *, title: str, version: str) -> AsyncAPI:
         return AsyncAPI(
@@ -154,15 +152,6 @@ class ServiceRuntime:
             await self.store.ping(self.buckets[0] if self.buckets else "corroborate-ping")
 
         return [("broker", broker), ("database", database), ("storage", storage)]
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "database": self.database.name,
-            "buckets": list(self.buckets),
-            "consumes": self.consumer.handled_types,
-            "publishes": self.published_types,
-        }
 
 
 def service_app(

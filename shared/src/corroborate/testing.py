@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -13,7 +14,17 @@ from fastapi import FastAPI
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
-from corroborate.events.contracts import CASE_EVENTS
+from corroborate.clock import utc_now
+from corroborate.crypto import KeyRing
+from corroborate.events.contracts import (
+    CASE_EVENTS,
+    ProtectedDetails,
+    ReferralSubmitted,
+    RiskFlag,
+    ServiceRequested,
+    seal_details,
+)
+from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
 
@@ -36,6 +47,40 @@ async def eventually(
         if loop.time() > deadline:
             pytest.fail(f"{what}: not seen within {within:.0f}s")
         await asyncio.sleep(0.1)
+
+
+def referral_submitted(
+    *,
+    keyring: KeyRing,
+    protected: ProtectedDetails,
+    case_id: uuid.UUID | None = None,
+    reference: str = "CRB-2026-ABC123",
+    organisation: str = "solicitors-a",
+    service: ServiceRequested = ServiceRequested.FULL_REPORT,
+    risk_flags: Sequence[RiskFlag] = (),
+    producer: str = "intake",
+) -> EventEnvelope:
+    """A ``referral.submitted`` as intake sends it, the details sealed with a fresh case key."""
+    case_id = case_id or uuid.uuid4()
+    payload = ReferralSubmitted(
+        reference=reference,
+        organisation=organisation,
+        service_requested=service,
+        protected=seal_details(protected, case_id=case_id, key=keyring.new_data_key()),
+        country_of_origin="ER",
+        countries_of_ill_treatment=["ER", "LY"],
+        risk_flags=list(risk_flags),
+        consent_to_anonymised_use=True,
+        documents=[],
+        submitted_at=utc_now(),
+    )
+    return new_event(
+        payload=payload,
+        case_id=case_id,
+        producer=producer,
+        correlation_id=uuid.uuid4(),
+        registry=CASE_EVENTS,
+    )
 
 
 @asynccontextmanager

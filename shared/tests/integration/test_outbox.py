@@ -6,7 +6,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
@@ -14,20 +14,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
-    CASE_EVENTS,
     ProtectedDetails,
-    ReferralSubmitted,
     SealedDetails,
-    ServiceRequested,
     open_details,
-    seal_details,
 )
-from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.events.envelope import EventEnvelope
 from corroborate.messaging.outbox import OutboxRelay, PublishFailed
 from corroborate.messaging.rabbit import RabbitEventPublisher, make_broker
 from corroborate.messaging.topology import Topology
 from corroborate.mongo import Document, insert_aggregate, save_aggregate
 from corroborate.settings import Settings
+from corroborate.testing import referral_submitted
 
 pytestmark = pytest.mark.integration
 
@@ -126,16 +123,20 @@ async def test_failed_publish_keeps_the_event_and_the_next_drain_sends_it(
 
     with pytest.raises(PublishFailed):
         await relay.drain_once()
-    kept = await collection.find_one({"_id": case_id})
-    assert kept is not None
+    kept = await stored(collection, case_id)
     assert [e["event_id"] for e in kept["outbox"]] == [str(event.event_id)]
     assert kept["outbox_pending"] is True
 
     assert await relay.drain_once() == 1
     assert await eventually(lambda: ids_for(spy, case_id) == [str(event.event_id)], seconds=5)
-    sent = await collection.find_one({"_id": case_id})
-    assert sent is not None
+    sent = await stored(collection, case_id)
     assert sent["outbox"] == []
+
+
+async def stored(collection: AsyncCollection[Document], case_id: uuid.UUID) -> Document:
+    document = await collection.find_one({"_id": case_id})
+    assert document is not None
+    return document
 
 
 async def test_crash_after_publish_before_marking_sends_the_event_again(
@@ -158,8 +159,7 @@ async def test_crash_after_publish_before_marking_sends_the_event_again(
     # At least once: the same event_id twice, which consumers drop by idempotency.
     twice = [str(event.event_id)] * 2
     assert await eventually(lambda: ids_for(spy, case_id) == twice, seconds=5)
-    done = await collection.find_one({"_id": case_id})
-    assert done is not None
+    done = await stored(collection, case_id)
     assert done["outbox"] == []
     assert done["outbox_pending"] is False
 
@@ -182,9 +182,7 @@ async def test_running_relay_survives_a_failure_and_publishes_when_nudged(
         assert await eventually(lambda: ids_for(spy, case_id) == expected, seconds=5)
     finally:
         await relay.stop()
-    stored = await collection.find_one({"_id": case_id})
-    assert stored is not None
-    assert stored["outbox"] == []
+    assert (await stored(collection, case_id))["outbox"] == []
 
 
 async def test_one_unpublishable_event_does_not_hold_back_other_cases(
@@ -221,24 +219,8 @@ async def test_survivor_identity_is_sealed_in_the_outbox_and_on_the_bus(
     protected = ProtectedDetails(
         full_name=CANARY, date_of_birth=date(1990, 5, 17), home_office_reference="HO-998877"
     )
-    payload = ReferralSubmitted(
-        reference="CRB-2026-ABC123",
-        organisation="org-a",
-        service_requested=ServiceRequested.FULL_REPORT,
-        protected=seal_details(protected, case_id=case_id, key=keyring.new_data_key()),
-        country_of_origin="ER",
-        countries_of_ill_treatment=["ER", "LY"],
-        risk_flags=[],
-        consent_to_anonymised_use=False,
-        documents=[],
-        submitted_at=datetime.now(UTC),
-    )
-    event = new_event(
-        payload=payload,
-        case_id=case_id,
-        producer="shared-tests",
-        correlation_id=uuid.uuid4(),
-        registry=CASE_EVENTS,
+    event = referral_submitted(
+        keyring=keyring, protected=protected, case_id=case_id, producer="shared-tests"
     )
     await insert_aggregate(collection, document={"_id": case_id}, events=[event])
     at_rest = await collection.find_one({"_id": case_id})

@@ -65,6 +65,14 @@ async def parking(channel: AbstractChannel, settings: Settings, service: str) ->
     return await channel.declare_queue(f"{settings.namespace}.{service}.parking", passive=True)
 
 
+async def waiting(channel: AbstractChannel, settings: Settings, service: str, queue: str) -> int:
+    """Messages ready in ``<ns>.<service>.<queue>``: an unacknowledged one would be back there."""
+    declared = await channel.declare_queue(f"{settings.namespace}.{service}.{queue}", passive=True)
+    count = declared.declaration_result.message_count
+    assert count is not None
+    return count
+
+
 def envelope_json(event: EventEnvelope, **changes: Any) -> bytes:
     return json.dumps({**json.loads(event.model_dump_json()), **changes}).encode()
 
@@ -127,8 +135,7 @@ async def test_unreadable_message_is_parked_with_its_reason_and_consumer_carries
     assert parked.headers["x-parked-by"] == service
     assert parked.headers["x-parked-from-queue"] == queue_name
     # Parked means acknowledged: nothing waits in, or returns to, the consumer's queue.
-    queue = await channel.declare_queue(queue_name, passive=True)
-    assert queue.declaration_result.message_count == 0
+    assert await waiting(channel, settings, service, "case.assigned") == 0
 
 
 async def test_event_for_an_unknown_case_is_parked_once_and_not_retried(
@@ -184,10 +191,8 @@ async def test_transient_failure_is_redelivered_and_then_succeeds(
         assert await eventually(lambda: done == [event.event_id], seconds=10)
 
     assert attempts == [event.event_id, event.event_id]
-    queue_name = f"{settings.namespace}.{service}.case.assigned"
-    queue = await channel.declare_queue(queue_name, passive=True)
-    assert queue.declaration_result.message_count == 0
-    assert (await parking(channel, settings, service)).declaration_result.message_count == 0
+    assert await waiting(channel, settings, service, "case.assigned") == 0
+    assert await waiting(channel, settings, service, "parking") == 0
 
 
 async def test_message_that_always_fails_is_parked_by_the_broker_after_the_delivery_limit(
@@ -247,15 +252,13 @@ async def test_duplicate_delivery_of_an_event_is_applied_once(
         assert await eventually(lambda: len(deliveries) == 2, seconds=10)
 
     # Both deliveries were acknowledged (an unacknowledged one would be back in the queue).
-    queue_name = f"{settings.namespace}.{service}.case.assigned"
-    queue = await channel.declare_queue(queue_name, passive=True)
+    assert await waiting(channel, settings, service, "case.assigned") == 0
     stored = await collection.find_one({"_id": case_id})
     assert stored is not None
     assert stored["assignments"] == 1
     assert stored["version"] == 2
     assert stored["processed_events"] == [str(event.event_id)]
-    assert queue.declaration_result.message_count == 0
-    assert (await parking(channel, settings, service)).declaration_result.message_count == 0
+    assert await waiting(channel, settings, service, "parking") == 0
 
 
 async def test_stopping_waits_for_in_flight_handlers_and_loses_nothing(
@@ -281,9 +284,9 @@ async def test_stopping_waits_for_in_flight_handlers_and_loses_nothing(
         # Leaving the block stops the broker client while all three handlers are mid-write.
 
     assert sorted(finished) == sorted(e.event_id for e in events)
-    queue_name = f"{settings.namespace}.{service}.case.assigned"
-    queue = await channel.declare_queue(queue_name, passive=True)
-    assert queue.declaration_result.message_count == 0  # each was acknowledged, none redelivered
+    assert (
+        await waiting(channel, settings, service, "case.assigned") == 0
+    )  # each was acknowledged, none redelivered
 
 
 async def test_a_database_outage_does_not_use_up_the_delivery_limit(
@@ -310,4 +313,4 @@ async def test_a_database_outage_does_not_use_up_the_delivery_limit(
         assert await eventually(lambda: done == [event.event_id], seconds=15)
 
     assert len(attempts) == 5  # waited out in the handler, not redelivered
-    assert (await parking(channel, settings, service)).declaration_result.message_count == 0
+    assert await waiting(channel, settings, service, "parking") == 0

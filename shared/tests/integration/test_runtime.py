@@ -105,4 +105,3 @@ async def test_service_app_starts_ready_declares_parking_and_relays_its_outbox(
 
     # The lifespan stopped the runtime: the broker connection is closed.
     assert not await runtime.broker.ping(timeout=0.5)
-    assert runtime.describe()["database"] == f"{settings.namespace.replace('-', '_')}_review"

@@ -5,20 +5,17 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
 from corroborate.crypto import DecryptionError, KeyRing
 from corroborate.events.contracts import (
-    CASE_EVENTS,
     ProtectedDetails,
-    ReferralSubmitted,
-    ServiceRequested,
     open_details,
     seal_details,
 )
-from corroborate.events.envelope import new_event
+from corroborate.testing import referral_submitted
 
 NAME = "Zubeida Canary-Qorxoy"
 
@@ -69,25 +66,7 @@ def test_sealed_details_need_the_master_key_that_wrapped_them(ring: KeyRing) -> 
 
 def test_referral_event_on_the_wire_carries_no_identity(ring: KeyRing) -> None:
     case_id = uuid.uuid4()
-    payload = ReferralSubmitted(
-        reference="CRB-2026-ABC123",
-        organisation="org-a",
-        service_requested=ServiceRequested.FULL_REPORT,
-        protected=seal_details(details(), case_id=case_id, key=ring.new_data_key()),
-        country_of_origin="ER",
-        countries_of_ill_treatment=["ER", "LY"],
-        risk_flags=[],
-        consent_to_anonymised_use=False,
-        documents=[],
-        submitted_at=datetime.now(UTC),
-    )
-    wire = new_event(
-        payload=payload,
-        case_id=case_id,
-        producer="intake",
-        correlation_id=uuid.uuid4(),
-        registry=CASE_EVENTS,
-    ).model_dump_json()
+    wire = referral_submitted(keyring=ring, protected=details(), case_id=case_id).model_dump_json()
     assert NAME not in wire
     assert "HO-998877" not in wire
     assert "CRB-2026-ABC123" in wire  # the case reference is what travels in clear

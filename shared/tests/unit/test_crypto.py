@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
-from corroborate.crypto import CHUNK_SIZE, DataKey, DecryptionError, KeyRing, adecrypt_stream
+from corroborate.crypto import CHUNK_SIZE, DataKey, DecryptionError, KeyRing
 
 HEADER = 11  # magic (4) + nonce prefix (7)
 SEALED_CHUNK = CHUNK_SIZE + 16
@@ -157,18 +157,6 @@ def test_stream_roundtrip(key: DataKey, size: int) -> None:
 def test_stream_of_known_text_is_not_visible_in_ciphertext(key: DataKey) -> None:
     ciphertext = encrypt(key, b"Zubeida Qorxoy " * 10_000)
     assert b"Zubeida" not in ciphertext
-
-
-async def test_async_stream_decryption_roundtrip(key: DataKey) -> None:
-    plaintext = os.urandom(2 * CHUNK_SIZE + 3)
-    ciphertext = encrypt(key, plaintext)
-
-    async def body() -> AsyncIterator[bytes]:
-        for i in range(0, len(ciphertext), 9_999):
-            yield ciphertext[i : i + 9_999]
-
-    parts = [p async for p in adecrypt_stream(key, body(), context=CONTEXT)]
-    assert b"".join(parts) == plaintext
 
 
 THREE_CHUNKS = 3 * CHUNK_SIZE

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import httpx
@@ -15,16 +14,13 @@ from fastapi import FastAPI
 from corroborate.auth import Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
-    CASE_EVENTS,
     ProtectedDetails,
-    ReferralSubmitted,
     RiskFlag,
     ServiceRequested,
-    seal_details,
 )
-from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
+from corroborate.testing import eventually, referral_submitted, running
 from review.bootstrap import create_app
 
 SURVIVOR_NAME = "Selam Canary-Haile"
@@ -73,7 +69,6 @@ def submitted_event(keyring: KeyRing) -> Callable[..., EventEnvelope]:
     """A ``referral.submitted`` as intake sends it, identity sealed with a fresh case key."""
 
     def build(*flags: RiskFlag, service: str = "full_report") -> EventEnvelope:
-        case_id = uuid.uuid4()
         protected = ProtectedDetails(
             full_name=SURVIVOR_NAME,
             date_of_birth=date(1990, 2, 17),
@@ -81,24 +76,12 @@ def submitted_event(keyring: KeyRing) -> Callable[..., EventEnvelope]:
             account="Held for three weeks and beaten.",
             questions=["Are the scars consistent with the account?"],
         )
-        payload = ReferralSubmitted(
+        return referral_submitted(
+            keyring=keyring,
+            protected=protected,
             reference=f"CRB-2025-{secrets.token_hex(3).upper()}",
-            organisation="solicitors-a",
-            service_requested=ServiceRequested(service),
-            protected=seal_details(protected, case_id=case_id, key=keyring.new_data_key()),
-            country_of_origin="ER",
-            countries_of_ill_treatment=["ER", "LY"],
-            risk_flags=list(flags),
-            consent_to_anonymised_use=True,
-            documents=[],
-            submitted_at=datetime.now(UTC),
-        )
-        return new_event(
-            payload=payload,
-            case_id=case_id,
-            producer="intake",
-            correlation_id=uuid.uuid4(),
-            registry=CASE_EVENTS,
+            service=ServiceRequested(service),
+            risk_flags=flags,
         )
 
     return build
