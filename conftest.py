@@ -32,7 +32,15 @@ def settings() -> Iterator[Settings]:
             "which starts the real servers"
         )
     namespace = f"t{secrets.token_hex(4)}"
-    configured = Settings(_env_file=env_file, namespace=namespace)
+    # Evidence is locked in governance mode here, so the run can delete what it stored; a
+    # deployment locks it in compliance mode, which nobody can lift.
+    configured = Settings(
+        _env_file=env_file,
+        namespace=namespace,
+        evidence_retention_mode="GOVERNANCE",
+        evidence_retention_days=1,
+        webhook_allow_insecure=True,
+    )
     yield configured
     asyncio.run(remove_namespace(configured))
 

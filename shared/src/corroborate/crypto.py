@@ -8,11 +8,15 @@ database dump, a bucket listing or a message on the bus reveals no survivor iden
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import hmac
+import json
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -73,6 +77,43 @@ class DataKey:
         return _decrypt_chunks(self.secret, chunks, context=context)
 
 
+def seal_fields(
+    document: dict[str, Any], paths: Iterable[str], *, key: DataKey, context: str
+) -> dict[str, Any]:
+    """A copy of ``document`` with the value at each dotted path sealed on its own.
+
+    Field-level encryption: the rest of the document stays queryable, and each sealed value is
+    bound to its path, so one cannot be swapped for another.
+    """
+    sealed = copy.deepcopy(document)
+    for path in paths:
+        parent, name = _parent(sealed, path)
+        if parent is not None and parent.get(name) is not None:
+            plaintext = json.dumps(parent[name], default=str).encode()
+            parent[name] = key.seal(plaintext, context=f"{context}:{path}")
+    return sealed
+
+
+def open_fields(
+    document: dict[str, Any], paths: Iterable[str], *, key: DataKey, context: str
+) -> dict[str, Any]:
+    """The inverse of ``seal_fields``."""
+    opened = copy.deepcopy(document)
+    for path in paths:
+        parent, name = _parent(opened, path)
+        if parent is not None and parent.get(name) is not None:
+            parent[name] = json.loads(key.open(parent[name], context=f"{context}:{path}"))
+    return opened
+
+
+def _parent(document: dict[str, Any], path: str) -> tuple[dict[str, Any] | None, str]:
+    *ancestors, name = path.split(".")
+    node: Any = document
+    for part in ancestors:
+        node = node.get(part) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), name
+
+
 class KeyRing:
     """Holds the master key and makes, wraps and unwraps case data keys."""
 
@@ -84,6 +125,8 @@ class KeyRing:
         if len(master) != 32:
             raise ValueError("master key must be 32 bytes (base64 of 32 random bytes)")
         self._master = AESGCM(master)
+        # A separate key for blind indexes, derived so that it never equals the wrapping key.
+        self._blind_root = hmac.new(master, b"corroborate blind index v1", hashlib.sha256).digest()
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
 
     def new_data_key(self) -> DataKey:
@@ -96,6 +139,15 @@ class KeyRing:
                 key_id=self.key_id, ciphertext=base64.b64encode(nonce + wrapped).decode()
             ),
         )
+
+    def blind_index(self, value: str, *, purpose: str) -> str:
+        """A keyed hash to look a value up by, never the value itself (a blind index).
+
+        The same value gives the same index for one master key, so an equality search works;
+        without the key, a list of indexes reveals nothing, not even by guessing values.
+        """
+        key = hmac.new(self._blind_root, purpose.encode(), hashlib.sha256).digest()
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
     def unwrap(self, wrapped: WrappedKey) -> DataKey:
         if wrapped.key_id != self.key_id:

@@ -77,14 +77,19 @@ async def save_aggregate(
     changes: Mapping[str, Any],
     events: list[EventEnvelope],
     processed_event: uuid.UUID | None = None,
+    appends: Mapping[str, list[Any]] | None = None,
 ) -> None:
     """Apply ``changes`` and queue ``events`` in one write, if nobody saved in between.
 
     With ``processed_event``, the write also records that event as handled, and is refused
     if it was handled before (the consumer's idempotency check, atomic with the change).
+    ``appends`` adds items to array fields that something else drains concurrently (a
+    ``$push``, so an item removed meanwhile is never written back).
     """
     query: dict[str, Any] = {"_id": aggregate_id, "version": expected_version}
-    push: dict[str, Any] = {}
+    push: dict[str, Any] = {
+        field: {"$each": items} for field, items in (appends or {}).items() if items
+    }
     if events:
         push["outbox"] = {"$each": outbox_entries(events)}
     if processed_event is not None:
@@ -162,6 +167,7 @@ class AggregateCollection:
         changes: Mapping[str, Any],
         events: list[EventEnvelope],
         processed_event: uuid.UUID | None = None,
+        appends: Mapping[str, list[Any]] | None = None,
     ) -> None:
         await save_aggregate(
             self.collection,
@@ -170,6 +176,7 @@ class AggregateCollection:
             changes=changes,
             events=events,
             processed_event=processed_event,
+            appends=appends,
         )
         if events:
             self._on_events()

@@ -7,10 +7,10 @@ connects at import time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
@@ -39,6 +39,14 @@ from corroborate.settings import Settings
 from corroborate.storage import ObjectStore
 
 log = get_logger("corroborate.runtime")
+
+
+class Worker(Protocol):
+    """A background task of a service, started and stopped with it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -161,18 +169,29 @@ def service_app(
     version: str,
     summary: str,
     prepare: Callable[[], Awaitable[None]],
-    router: APIRouter,
+    router: APIRouter | Sequence[APIRouter],
     state: Mapping[str, Any],
+    workers: Sequence[Worker] = (),
 ) -> FastAPI:
-    """The FastAPI app of one service: lifespan, auth, logging, health, and its routes."""
+    """The FastAPI app of one service: lifespan, auth, logging, health, and its routes.
+
+    ``workers`` run beside the service (say, a webhook dispatcher): started after the runtime,
+    stopped before it, so they can use the database until the end.
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await prepare()
         await runtime.start()
+        started: list[Worker] = []
         try:
+            for worker in workers:
+                await worker.start()
+                started.append(worker)
             yield
         finally:
+            for worker in reversed(started):
+                await worker.stop()
             await runtime.stop()
 
     app = FastAPI(title=title, version=version, summary=summary, lifespan=lifespan)
@@ -182,5 +201,6 @@ def service_app(
         setattr(app.state, name, value)
     install_common(app)
     app.include_router(health_router(runtime.readiness_checks))
-    app.include_router(router)
+    for routes in [router] if isinstance(router, APIRouter) else router:
+        app.include_router(routes)
     return app

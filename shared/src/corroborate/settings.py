@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,25 @@ class Settings(BaseSettings):
     auth_private_key_file: Path | None = None
     report_link_secret: SecretStr = SecretStr("")
     report_link_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
+
+    max_document_bytes: int = Field(
+        default=200 * 1024 * 1024, gt=0, description="Largest document a partner may upload."
+    )
+    evidence_retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
+        default="COMPLIANCE",
+        description="Object lock on received evidence: COMPLIANCE can be lifted by nobody.",
+    )
+    evidence_retention_days: int = Field(
+        default=7 * 365, gt=0, description="How long received evidence is locked."
+    )
+    webhook_allow_insecure: bool = Field(
+        default=False, description="Allow http:// webhook URLs (local development only)."
+    )
+    webhook_poll_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_first_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_retry_seconds: float = Field(default=3600.0, gt=0)
+    webhook_max_attempts: int = Field(default=16, ge=1, le=100)
 
     prefetch: int = Field(default=16, gt=0, le=1000)
     delivery_limit: int = Field(default=10, gt=0, le=1000)

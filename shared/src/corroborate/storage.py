@@ -12,6 +12,7 @@ import hashlib
 import io
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO, cast
 
 from minio import Minio
@@ -29,6 +30,7 @@ class StoredObject:
     key: str
     size: int
     sha256: str
+    version_id: str | None = None
 
 
 class IntegrityError(Exception):
@@ -89,13 +91,19 @@ class ObjectStore:
             region=settings.s3_region,
         )
 
-    async def ensure_bucket(self, bucket: str, *, versioned: bool = False) -> None:
-        """Create the bucket if missing (at start-up, by the service that owns it)."""
+    async def ensure_bucket(
+        self, bucket: str, *, versioned: bool = False, object_lock: bool = False
+    ) -> None:
+        """Create the bucket if missing (at start-up, by the service that owns it).
+
+        ``object_lock`` (which implies versioning) lets objects be locked against deletion and
+        overwrite; it can only be chosen when the bucket is created.
+        """
 
         def create() -> None:
             if not self._client.bucket_exists(bucket_name=bucket):
                 try:
-                    self._client.make_bucket(bucket_name=bucket)
+                    self._client.make_bucket(bucket_name=bucket, object_lock=object_lock)
                 except S3Error as exc:
                     if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                         raise
@@ -124,8 +132,8 @@ class ObjectStore:
         """Stream plaintext chunks in, encrypted; return the plaintext's size and SHA-256."""
         reader = _EncryptingReader(chunks, data_key, context=f"{bucket}/{key}")
 
-        def put() -> None:
-            self._client.put_object(
+        def put() -> Any:
+            return self._client.put_object(
                 bucket_name=bucket,
                 object_name=key,
                 data=cast(BinaryIO, reader),
@@ -135,9 +143,13 @@ class ObjectStore:
                 metadata=metadata or {},  # type: ignore[arg-type]
             )
 
-        await asyncio.to_thread(put)
+        written = await asyncio.to_thread(put)
         return StoredObject(
-            bucket=bucket, key=key, size=reader.plaintext_size, sha256=reader.sha256
+            bucket=bucket,
+            key=key,
+            size=reader.plaintext_size,
+            sha256=reader.sha256,
+            version_id=written.version_id,
         )
 
     async def put_encrypted_from(
@@ -163,17 +175,53 @@ class ObjectStore:
 
         return await self.put_encrypted(bucket=bucket, key=key, chunks=pull(), data_key=data_key)
 
-    async def remove(self, *, bucket: str, key: str) -> None:
+    async def remove(self, *, bucket: str, key: str, version_id: str | None = None) -> None:
         """Delete an object that was stored but never recorded (the write that would have
-        referred to it failed), so no unreferenced evidence is left behind."""
-        await asyncio.to_thread(self._client.remove_object, bucket_name=bucket, object_name=key)
+        referred to it failed), so no unreferenced evidence is left behind. In a versioned
+        bucket, pass the version: without it only a delete marker is added."""
+        await asyncio.to_thread(
+            self._client.remove_object, bucket_name=bucket, object_name=key, version_id=version_id
+        )
+
+    async def lock(
+        self, *, bucket: str, key: str, version_id: str | None, until: datetime, mode: str
+    ) -> None:
+        """Lock one object version against deletion and overwrite until ``until``.
+
+        ``COMPLIANCE``: nobody can shorten or lift it; ``GOVERNANCE``: only with a special
+        permission (used by tests, which must clean up).
+        """
+        from minio.retention import Retention  # noqa: PLC0415
+
+        await asyncio.to_thread(
+            self._client.set_object_retention,
+            bucket_name=bucket,
+            object_name=key,
+            config=Retention(mode, until),
+            version_id=version_id,
+        )
+
+    async def retention(self, *, bucket: str, key: str, version_id: str | None) -> Any:
+        """The lock on an object version (mode and retain-until date), or None."""
+        return await asyncio.to_thread(
+            self._client.get_object_retention,
+            bucket_name=bucket,
+            object_name=key,
+            version_id=version_id,
+        )
 
     async def read_decrypted(
-        self, *, bucket: str, key: str, data_key: DataKey, expected_sha256: str
+        self,
+        *,
+        bucket: str,
+        key: str,
+        data_key: DataKey,
+        expected_sha256: str,
+        version_id: str | None = None,
     ) -> AsyncIterator[bytes]:
         """Yield the plaintext, and fail at the end if it does not hash to what was recorded."""
         response: Any = await asyncio.to_thread(
-            self._client.get_object, bucket_name=bucket, object_name=key
+            self._client.get_object, bucket_name=bucket, object_name=key, version_id=version_id
         )
         digest = hashlib.sha256()
         try:

@@ -96,9 +96,16 @@ def test_registry_refuses_a_second_model_for_the_same_type_and_version() -> None
 
 def test_registry_knows_every_case_event_and_its_versions() -> None:
     assert CASE_EVENTS.event_types == [
+        "appointment.booked",
         "case.assigned",
         "referral.accepted",
+        "referral.acknowledged",
+        "referral.declined",
+        "referral.information_provided",
+        "referral.information_requested",
         "referral.submitted",
+        "referral.waitlisted",
+        "referral.withdrawn",
         "report.issued",
         "review.completed",
     ]

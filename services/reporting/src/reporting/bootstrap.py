@@ -7,11 +7,11 @@ from datetime import timedelta
 from fastapi import FastAPI
 from faststream import FastStream
 
+from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
-from reporting.domain.links import DownloadLinks
 from reporting.entrypoints.events import event_handlers
 from reporting.entrypoints.http import build_router
 from reporting.service import Reporting

@@ -10,11 +10,11 @@ from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS, ReportIssued, ReviewCompleted, open_details
 from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.links import DownloadLinks, SignedLink
 from corroborate.storage import ObjectStore
 from reporting.adapters.pdf import render_pdf
 from reporting.adapters.repository import LegalReviewRepository, StoredReview
 from reporting.domain.legal_review import LegalReview, ReportVersion
-from reporting.domain.links import DownloadLinks
 from reporting.domain.report import assemble
 
 PRODUCER = "reporting"
@@ -28,8 +28,7 @@ class NotFound(Exception):
 class ReportLink:
     report_id: uuid.UUID
     version: int
-    expires: int
-    signature: str
+    link: SignedLink
 
 
 @dataclass(frozen=True)
@@ -143,19 +142,22 @@ class Reporting:
         await self._reviews.save(review, events=[event])
         return review
 
-    async def link_for_partner(self, *, caller: Principal, case_id: uuid.UUID) -> ReportLink:
+    async def link_for_partner(
+        self, *, caller: Principal, case_id: uuid.UUID, base_url: str
+    ) -> ReportLink:
         stored = await self._reviews.get(case_id)
         if stored is None or stored.review.organisation != caller.organisation:
             raise NotFound(str(case_id))
         latest = stored.review.latest_report
         if latest is None:
             raise NotFound(f"no report issued for {case_id}")
-        expires, signature = self._links.sign(
+        link = self._links.link(
+            base_url=base_url,
             report_id=latest.report_id,
             organisation=stored.review.organisation,
             now=utc_now(),
         )
-        return ReportLink(latest.report_id, latest.version, expires, signature)
+        return ReportLink(latest.report_id, latest.version, link)
 
     async def download(
         self, *, caller: Principal, report_id: uuid.UUID, expires: int, signature: str

@@ -16,8 +16,8 @@ from pypdf import PdfReader
 
 from corroborate.auth import Role
 from corroborate.events.envelope import EventEnvelope
+from corroborate.links import DownloadLinks
 from corroborate.settings import Settings
-from reporting.domain.links import DownloadLinks
 
 pytestmark = pytest.mark.integration
 

@@ -41,27 +41,43 @@ class DemoResult:
 
 
 def sample_referral(survivor_name: str) -> dict[str, Any]:
+    """A complete referral, as a solicitor would fill in the form."""
     return {
-        "representative": {"name": "A. Solicitor", "email": "referrals@example.org"},
+        "representative": {
+            "organisation_name": "Example Immigration Law LLP",
+            "name": "A. Solicitor",
+            "email": "referrals@example.org",
+            "phone": "+44 20 7946 0000",
+        },
         "survivor": {
             "full_name": survivor_name,
+            "other_names": [],
             "date_of_birth": "1991-04-12",
             "gender": "male",
             "nationality": "ER",
             "country_of_origin": "ER",
             "languages": ["ti"],
             "interpreter_needed": True,
+            "interpreter_gender": "male",
+            "contact": {"phone": "+44 7700 900123"},
         },
-        "home_office_reference": "HO-DEMO-0001",
+        "immigration": {
+            "stage": "refused",
+            "home_office_reference": "HO-DEMO-0001",
+            "decision_date": "2026-09-30",
+        },
+        "detention": {"detained": True, "place": "Harmondsworth IRC", "rule_35_report": False},
         "service_requested": "full_report",
         "allegations": {
             "countries": ["ER"],
+            "period": {"start": "2023-02", "end": "2023-06"},
             "methods": ["beating", "stress_positions"],
             "perpetrators": ["military"],
             "account": "Detained for four months in 2023 and beaten with sticks on the back.",
         },
         "risk_flags": ["detained"],
         "consent": {
+            "referral_and_assessment": True,
             "referral_consent_recorded_by": "A. Solicitor",
             "referral_consent_recorded_at": datetime.now(UTC).isoformat(),
             "anonymised_use": True,
@@ -177,22 +193,35 @@ async def walk_skeleton(
     async with httpx.AsyncClient(timeout=30.0) as http:
         intake, review, reporting = settings.intake_url, settings.review_url, settings.reporting_url
 
+        form = sample_referral(survivor_name)
+        later = {"consent": form.pop("consent"), "questions": form.pop("questions")}
         created = _expect(
             await http.post(
-                f"{intake}/referrals", json=sample_referral(survivor_name), headers=actors.partner
+                f"{intake}/referrals",
+                json=form,
+                headers={**actors.partner, "Idempotency-Key": f"demo-create-{correlation_id}"},
             ),
             201,
-            "partner creates the referral",
+            "partner starts a draft",
         )
         case_id = uuid.UUID(created["case_id"])
-        report(f"partner: referral {created['reference']} drafted (case {case_id})")
+        report(
+            f"partner: referral {created['reference']} drafted (case {case_id}); "
+            f"still missing: {', '.join(m.split(':')[0] for m in created['missing'])}"
+        )
+        completed = _expect(
+            await http.patch(f"{intake}/referrals/{case_id}", json=later, headers=actors.partner),
+            200,
+            "partner completes the draft",
+        )
+        report(f"partner: draft completed; missing now: {completed['missing'] or 'nothing'}")
 
         receipt = _expect(
             await http.post(
                 f"{intake}/referrals/{case_id}/documents",
                 params={"kind": "home_office_decision"},
                 content=document,
-                headers=actors.partner,
+                headers={**actors.partner, "Idempotency-Key": f"demo-upload-{correlation_id}"},
             ),
             201,
             "partner uploads a document",
@@ -202,7 +231,11 @@ async def walk_skeleton(
         submitted = _expect(
             await http.post(
                 f"{intake}/referrals/{case_id}/submit",
-                headers={**actors.partner, "X-Correlation-ID": str(correlation_id)},
+                headers={
+                    **actors.partner,
+                    "X-Correlation-ID": str(correlation_id),
+                    "Idempotency-Key": f"demo-submit-{correlation_id}",
+                },
             ),
             200,
             "partner submits",
@@ -285,9 +318,9 @@ async def walk_skeleton(
         report(f"partner: status {view['status']}")
 
         link = _expect(
-            await http.post(f"{reporting}/cases/{case_id}/report/link", headers=actors.partner),
+            await http.get(f"{intake}/referrals/{case_id}/report", headers=actors.partner),
             200,
-            "partner asks for a link",
+            "partner asks intake for a link to the report",
         )
         download = await http.get(link["url"], headers=actors.partner)
         if download.status_code != 200:

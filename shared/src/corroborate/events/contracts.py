@@ -34,6 +34,15 @@ class SealedDetails(Contract):
     ciphertext: str
 
 
+class ContactDetails(Contract):
+    """How to reach a person; personal data, so it travels only inside ``ProtectedDetails``."""
+
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+
+
 class ProtectedDetails(Contract):
     """What identifies the survivor or may name people: never stored, logged or sent in clear."""
 
@@ -44,6 +53,8 @@ class ProtectedDetails(Contract):
     home_office_reference: str | None = None
     account: str = ""
     questions: list[str] = []
+    survivor_contact: ContactDetails | None = None
+    representative: ContactDetails | None = None
 
 
 def _context(case_id: uuid.UUID) -> str:
@@ -66,6 +77,26 @@ def open_details(
     )
 
 
+class SealedText(Contract):
+    """A short free text that may name people (a reason, a question, an answer), sealed with
+    the case data key like ``SealedDetails``."""
+
+    wrapped_key: WrappedKey
+    ciphertext: str
+
+
+def seal_text(text: str, *, case_id: uuid.UUID, key: DataKey, purpose: str) -> SealedText:
+    return SealedText(
+        wrapped_key=key.wrapped,
+        ciphertext=key.seal(text.encode(), context=f"case:{case_id}:{purpose}"),
+    )
+
+
+def open_text(sealed: SealedText, *, case_id: uuid.UUID, keyring: KeyRing, purpose: str) -> str:
+    key = keyring.unwrap(sealed.wrapped_key)
+    return key.open(sealed.ciphertext, context=f"case:{case_id}:{purpose}").decode()
+
+
 class ServiceRequested(StrEnum):
     FULL_REPORT = "full_report"
     PSYCHOLOGICAL_REPORT = "psychological_report"
@@ -80,6 +111,56 @@ class RiskFlag(StrEnum):
     PREGNANCY = "pregnancy"
     IMMINENT_REMOVAL = "imminent_removal"
     HEALTH_EMERGENCY = "health_emergency"
+
+
+class ImmigrationStage(StrEnum):
+    NOT_YET_CLAIMED = "not_yet_claimed"
+    CLAIMED_AWAITING_DECISION = "claimed_awaiting_decision"
+    REFUSED = "refused"
+    APPEAL_PENDING = "appeal_pending"
+    FRESH_CLAIM = "fresh_claim"
+
+
+class InterpreterGender(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+    NO_PREFERENCE = "no_preference"
+
+
+YearMonth = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+class KeyDates(Contract):
+    """Immigration dates that make a case urgent; dates of proceedings, not of the person."""
+
+    decision: date | None = None
+    appeal_hearing: date | None = None
+    removal_directions: date | None = None
+
+
+class DetentionStatus(Contract):
+    detained: bool
+    place: str | None = None
+    rule_35_report: bool | None = None
+
+
+class Needs(Contract):
+    """What assignment needs to know: languages (BCP 47) and interpreting."""
+
+    languages: list[str]
+    interpreter_needed: bool
+    interpreter_gender: InterpreterGender = InterpreterGender.NO_PREFERENCE
+
+
+class AllegationSummary(Contract):
+    """The allegations in controlled vocabulary, without the account (which stays sealed)."""
+
+    countries: list[CountryCode]
+    period_start: YearMonth | None = None
+    period_end: YearMonth | None = None
+    methods: list[str] = []
+    perpetrators: list[str] = []
+    vocabulary_version: str
 
 
 class DocumentReference(Contract):
@@ -104,6 +185,64 @@ class ReferralSubmitted(Contract):
     consent_to_anonymised_use: bool
     documents: list[DocumentReference]
     submitted_at: datetime
+    immigration_stage: ImmigrationStage | None = None
+    key_dates: KeyDates = KeyDates()
+    detention: DetentionStatus = DetentionStatus(detained=False)
+    needs: Needs | None = None
+    gender: str | None = None
+    age_band: str | None = None
+    allegations: AllegationSummary | None = None
+
+
+class ReferralAcknowledged(Contract):
+    """Triage has the referral; its response is due by ``response_due``."""
+
+    acknowledged_at: datetime
+    response_due: date
+
+
+class InformationRequested(Contract):
+    """Triage asks the partner a question; the triage clock pauses until the answer."""
+
+    request_id: uuid.UUID
+    question: SealedText
+    requested_by: str
+    requested_at: datetime
+
+
+class InformationProvided(Contract):
+    """The partner's answer to a request, with any documents attached for it."""
+
+    request_id: uuid.UUID
+    answer: SealedText
+    documents: list[DocumentReference]
+    provided_at: datetime
+
+
+class ReferralDeclined(Contract):
+    reason: SealedText
+    declined_by: str
+    declined_at: datetime
+
+
+class ReferralWaitlisted(Contract):
+    waitlisted_by: str
+    waitlisted_at: datetime
+
+
+class AppointmentBooked(Contract):
+    appointment_id: uuid.UUID
+    appointment_on: date
+    remote: bool
+    booked_at: datetime
+
+
+class ReferralWithdrawn(Contract):
+    """The partner withdrew the referral: every service stops work on it."""
+
+    reason: SealedText
+    withdrawn_by: str
+    withdrawn_at: datetime
 
 
 class ReferralAccepted(Contract):
@@ -166,6 +305,13 @@ def _build() -> EventRegistry:
     registry.register("case.assigned", 1, CaseAssigned)
     registry.register("review.completed", 1, ReviewCompleted)
     registry.register("report.issued", 1, ReportIssued)
+    registry.register("referral.acknowledged", 1, ReferralAcknowledged)
+    registry.register("referral.information_requested", 1, InformationRequested)
+    registry.register("referral.information_provided", 1, InformationProvided)
+    registry.register("referral.declined", 1, ReferralDeclined)
+    registry.register("referral.waitlisted", 1, ReferralWaitlisted)
+    registry.register("referral.withdrawn", 1, ReferralWithdrawn)
+    registry.register("appointment.booked", 1, AppointmentBooked)
     return registry
 
 

@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from corroborate.auth import Principal, Role
 from corroborate.events.contracts import ClinicalFindings, DocumentReference
 from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
+from corroborate.links import LinkRejected
 from corroborate.mongo import ConcurrencyConflict
 from reporting.domain.legal_review import InvalidTransition, LegalReview
-from reporting.domain.links import LinkRejected
 from reporting.service import NotFound, Reporting
 
 Legal = Annotated[Principal, Depends(require_roles(Role.LEGAL))]
@@ -142,15 +142,14 @@ def build_router(*, public_url: str) -> APIRouter:
         case_id: uuid.UUID, caller: Partner, reporting: ReportingService
     ) -> ReportLinkView:
         with answering(ERRORS):
-            link = await reporting.link_for_partner(caller=caller, case_id=case_id)
+            link = await reporting.link_for_partner(
+                caller=caller, case_id=case_id, base_url=public_url
+            )
         return ReportLinkView(
             report_id=link.report_id,
             version=link.version,
-            url=(
-                f"{public_url}/reports/{link.report_id}/download"
-                f"?expires={link.expires}&signature={link.signature}"
-            ),
-            expires_at=datetime.fromtimestamp(link.expires).astimezone(),
+            url=link.link.url,
+            expires_at=link.link.expires_at,
         )
 
     @router.get(

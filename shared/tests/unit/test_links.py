@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reporting.domain.links import DownloadLinks, LinkRejected
+from corroborate.links import DownloadLinks, LinkRejected
 
 NOW = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 LINKS = DownloadLinks(secret=b"a-test-link-secret", ttl=timedelta(minutes=15))
