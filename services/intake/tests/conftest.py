@@ -34,7 +34,7 @@ def referral_body() -> ReferralBody:
     def build(**overrides: Any) -> dict[str, Any]:
         body = copy.deepcopy(sample_referral(SURVIVOR_NAME))
         body["survivor"]["date_of_birth"] = DATE_OF_BIRTH
-        body["home_office_reference"] = HOME_OFFICE_REFERENCE
+        body["immigration"]["home_office_reference"] = HOME_OFFICE_REFERENCE
         body.update(overrides)
         return body
 

@@ -2,62 +2,118 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 from fastapi import FastAPI
 from faststream import FastStream
 
+from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from intake.adapters.repository import COLLECTION, ReferralRepository
+from intake.adapters.webhooks import (
+    DELIVERIES,
+    ENDPOINTS,
+    WebhookDeliveries,
+    WebhookDispatcher,
+    WebhookEndpoints,
+    Webhooks,
+)
+from intake.domain.webhooks import RetryPolicy
 from intake.entrypoints.events import event_handlers
 from intake.entrypoints.http import build_router
-from intake.service import Intake
+from intake.entrypoints.webhooks_http import build_webhook_router
+from intake.service import PUBLISHES, Intake
 
 SERVICE = "intake"
 TITLE = "Corroborate intake"
 VERSION = "0.1.0"
 DOCUMENTS = "intake-documents"
-MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
 
 
-def build(settings: Settings) -> tuple[ServiceRuntime, Intake]:
+@dataclass(frozen=True)
+class Wiring:
+    runtime: ServiceRuntime
+    intake: Intake
+    webhooks: Webhooks
+    dispatcher: WebhookDispatcher
+
+
+def build(settings: Settings) -> Wiring:
     """Wire intake's use cases to its infrastructure; nothing connects yet."""
+    link_secret = settings.report_link_secret.get_secret_value()
+    if not link_secret:
+        raise RuntimeError("set CORROBORATE_REPORT_LINK_SECRET (signs report download links)")
     runtime = ServiceRuntime(
         service=SERVICE,
         settings=settings,
         buckets=(settings.bucket_name(DOCUMENTS),),
         outbox_collections=(COLLECTION,),
     )
+    webhooks = Webhooks(
+        endpoints=WebhookEndpoints(runtime.collection(ENDPOINTS)),
+        deliveries=WebhookDeliveries(runtime.collection(DELIVERIES)),
+        keyring=runtime.keyring,
+        allow_insecure=settings.webhook_allow_insecure,
+    )
+    dispatcher = WebhookDispatcher(
+        referrals=runtime.collection(COLLECTION),
+        endpoints=webhooks.endpoints,
+        deliveries=webhooks.deliveries,
+        keyring=runtime.keyring,
+        policy=RetryPolicy(
+            first_delay=timedelta(seconds=settings.webhook_first_retry_seconds),
+            max_delay=timedelta(seconds=settings.webhook_max_retry_seconds),
+            max_attempts=settings.webhook_max_attempts,
+        ),
+        poll_seconds=settings.webhook_poll_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+    )
     intake = Intake(
         referrals=ReferralRepository(
-            runtime.collection(COLLECTION), on_events=runtime.relay.notify
+            runtime.collection(COLLECTION),
+            on_events=runtime.relay.notify,
+            on_notifications=dispatcher.notify,
         ),
         keyring=runtime.keyring,
         store=runtime.store,
         documents_bucket=settings.bucket_name(DOCUMENTS),
-        max_document_bytes=MAX_DOCUMENT_BYTES,
+        max_document_bytes=settings.max_document_bytes,
+        links=DownloadLinks(
+            secret=link_secret.encode(), ttl=timedelta(seconds=settings.report_link_ttl_seconds)
+        ),
+        reporting_url=settings.reporting_url,
+        retention_mode=settings.evidence_retention_mode,
+        retention=timedelta(days=settings.evidence_retention_days),
     )
     runtime.subscribe(event_handlers(intake))
-    runtime.publishes("referral.submitted")
-    return runtime, intake
+    runtime.publishes(*PUBLISHES)
+    return Wiring(runtime=runtime, intake=intake, webhooks=webhooks, dispatcher=dispatcher)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, intake = build(settings)
+    wiring = build(settings)
     return service_app(
-        runtime=runtime,
+        runtime=wiring.runtime,
         title=TITLE,
         version=VERSION,
         summary="Referral partners submit referrals and evidence, and follow their cases.",
-        prepare=intake.prepare,
-        router=build_router(reporting_url=settings.reporting_url),
-        state={"intake": intake},
+        prepare=wiring.intake.prepare,
+        router=[build_router(), build_webhook_router()],
+        state={
+            "intake": wiring.intake,
+            "webhooks": wiring.webhooks,
+            "webhook_dispatcher": wiring.dispatcher,
+        },
+        workers=[wiring.dispatcher],
     )
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
     """For ``faststream docs gen --factory intake.bootstrap:create_asyncapi_app``."""
-    runtime, _ = build(settings or load_settings())
-    return runtime.asyncapi_app(title=TITLE, version=VERSION)
+    wiring = build(settings or load_settings())
+    return wiring.runtime.asyncapi_app(title=TITLE, version=VERSION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from PIL import Image
 from pymongo import AsyncMongoClient
 
 from corroborate.auth import Role
@@ -60,6 +62,31 @@ def partner(bearer: Callable[..., Headers], org: str) -> Headers:
 @pytest.fixture
 def document() -> bytes:
     return minimal_pdf("Home Office refusal letter (test)")
+
+
+GPS_LATITUDE = (51.0, 30.0, 12.34)
+
+
+def _photo(image_format: str) -> bytes:
+    """A small photograph carrying EXIF with a GPS position, as a phone camera writes it."""
+    image = Image.new("RGB", (64, 48), (180, 120, 90))
+    exif = Image.Exif()
+    exif[0x010F] = "CanaryCam"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", GPS_LATITUDE, "W", (0.0, 7.0, 39.0)
+    out = io.BytesIO()
+    image.save(out, format=image_format, exif=exif)
+    return out.getvalue()
+
+
+@pytest.fixture
+def jpeg_photo() -> bytes:
+    return _photo("JPEG")
+
+
+@pytest.fixture
+def png_photo() -> bytes:
+    return _photo("PNG")
 
 
 @pytest.fixture

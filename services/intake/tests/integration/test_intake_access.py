@@ -33,12 +33,18 @@ async def test_another_organisation_cannot_find_the_referral(
     seen = await intake.get(f"/referrals/{case_id}", headers=stranger)
     attached = await upload(case_id, document, headers=stranger)
     submitted = await intake.post(f"/referrals/{case_id}/submit", headers=stranger)
+    edited = await intake.patch(
+        f"/referrals/{case_id}", json={"questions": ["Changed?"]}, headers=stranger
+    )
+    withdrawn = await intake.post(
+        f"/referrals/{case_id}/withdraw", json={"reason": "not mine"}, headers=stranger
+    )
+    report = await intake.get(f"/referrals/{case_id}/report", headers=stranger)
     listed = await intake.get("/referrals", headers=stranger)
 
-    assert seen.status_code == 404
-    assert attached.status_code == 404
-    assert submitted.status_code == 404
-    assert case_id not in {r["case_id"] for r in listed.json()}
+    for refused in (seen, attached, submitted, edited, withdrawn, report):
+        assert refused.status_code == 404, refused.request.url
+    assert case_id not in {r["case_id"] for r in listed.json()["items"]}
     view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
     assert view["status"] == "draft"
     assert view["documents"] == []

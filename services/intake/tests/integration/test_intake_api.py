@@ -46,11 +46,12 @@ async def test_create_upload_submit_gives_receipts_with_the_evidence_hash(
     create_referral: Create,
     upload: Upload,
     document: bytes,
+    png_photo: bytes,
 ) -> None:
     created = await create_referral()
     assert created["status"] == "draft"
     assert created["reference"].startswith("CRB-")
-    photo = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
+    photo = png_photo
 
     first = await upload(created["case_id"], document)
     second = await upload(created["case_id"], photo, kind="photograph")
@@ -68,14 +69,14 @@ async def test_create_upload_submit_gives_receipts_with_the_evidence_hash(
     view = submitted.json()
     assert view["status"] == "submitted"
     assert view["submitted_at"] is not None
-    assert [h["status"] for h in view["history"]] == ["draft", "submitted"]
+    assert [h["status"] for h in view["timeline"]] == ["submitted"]
     assert {d["sha256"] for d in view["documents"]} == {
         hashlib.sha256(document).hexdigest(),
         hashlib.sha256(photo).hexdigest(),
     }
 
     listed = await intake.get("/referrals", headers=partner)
-    assert [r["case_id"] for r in listed.json()] == [created["case_id"]]
+    assert [r["case_id"] for r in listed.json()["items"]] == [created["case_id"]]
 
 
 async def test_an_executable_is_refused_and_nothing_is_stored(
@@ -91,16 +92,19 @@ async def test_an_executable_is_refused_and_nothing_is_stored(
     refused = await upload(case_id, ELF, kind="other")
 
     assert refused.status_code == 415
-    assert "PDF, JPEG or PNG" in refused.json()["detail"]
+    assert "not an allowed type" in refused.json()["detail"]
     view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
     assert view["documents"] == []
     assert await asyncio.to_thread(_objects_under, settings, f"cases/{case_id}/") == []
 
 
-async def test_text_named_as_a_pdf_is_refused(create_referral: Create, upload: Upload) -> None:
+async def test_plain_text_is_kept_as_text_whatever_it_claims_to_be(
+    create_referral: Create, upload: Upload
+) -> None:
     created = await create_referral()
-    refused = await upload(created["case_id"], b"This is not really a PDF at all.\n")
-    assert refused.status_code == 415
+    received = await upload(created["case_id"], b"This is not really a PDF at all.\n")
+    assert received.status_code == 201, received.text
+    assert received.json()["content_type"] == "text/plain"
 
 
 async def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_recorded(
@@ -155,23 +159,33 @@ async def test_invalid_details_list_every_field_without_echoing_identity(
     assert all(e["message"] for e in problem["errors"])
     for value in survivor_identity.values():
         assert value not in response.text
-    assert (await intake.get("/referrals", headers=partner)).json() == []
+    assert (await intake.get("/referrals", headers=partner)).json()["items"] == []
 
 
-async def test_a_survivor_without_date_of_birth_or_age_is_refused_by_field(
+async def test_a_draft_without_an_age_says_so_and_cannot_be_submitted(
     intake: httpx.AsyncClient,
     partner: Headers,
     referral_body: ReferralBody,
+    upload: Upload,
+    document: bytes,
     survivor_identity: dict[str, str],
 ) -> None:
     body = referral_body()
     del body["survivor"]["date_of_birth"]
 
-    response = await intake.post("/referrals", json=body, headers=partner)
+    created = await intake.post("/referrals", json=body, headers=partner)
+    assert created.status_code == 201, created.text
+    assert created.json()["missing"] == [
+        "survivor.date_of_birth: give date_of_birth or approximate_age"
+    ]
+    case_id = created.json()["case_id"]
+    assert (await upload(case_id, document)).status_code == 201
+
+    response = await intake.post(f"/referrals/{case_id}/submit", headers=partner)
 
     assert response.status_code == 422
     (error,) = response.json()["errors"]
-    assert (error["field"], error["rule"]) == ("survivor.date_of_birth", "age_unknown")
+    assert (error["field"], error["rule"]) == ("survivor.date_of_birth", "required_for_submission")
     assert "date_of_birth or approximate_age" in error["message"]
     assert survivor_identity["full_name"] not in response.text
 
@@ -211,8 +225,8 @@ async def test_submitting_twice_is_a_conflict_and_documents_are_closed(
     late_document = await upload(case_id, document)
 
     assert again.status_code == 409
-    assert "submitted" in again.json()["detail"]
+    assert again.json()["detail"] == "the referral is submitted: it cannot be submitted"
     assert late_document.status_code == 409
     view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
-    assert [h["status"] for h in view["history"]] == ["draft", "submitted"]
+    assert [h["status"] for h in view["timeline"]] == ["submitted"]
     assert len(view["documents"]) == 1

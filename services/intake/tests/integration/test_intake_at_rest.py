@@ -59,8 +59,37 @@ async def test_the_stored_referral_holds_no_identity_in_clear(
     dumped = json.dumps(stored, default=str)
     for label, value in survivor_identity.items():
         assert value not in dumped, f"{label} is stored in clear"
+    for contact in ("+44 7700 900123", "referrals@example.org", "A. Solicitor"):
+        assert contact not in dumped, "contact details are stored in clear"
     assert "Detained for four months" not in dumped  # the account is sealed too
-    assert stored["sealed_details"]
+    # Field by field: identity is sealed, each on its own; the rest stays readable.
+    details = stored["details"]
+    assert isinstance(details["survivor"]["full_name"], str)
+    assert details["survivor"]["full_name"] != survivor_identity["full_name"]
+    assert details["survivor"]["nationality"] == "ER"
+    assert details["immigration"]["stage"] == "refused"
+    assert len(stored["home_office_index"]) == 64  # a keyed hash, never the reference
+
+
+async def test_a_referral_is_found_by_its_home_office_reference_through_the_blind_index(
+    intake: httpx.AsyncClient,
+    partner: Headers,
+    create_referral: Create,
+    survivor_identity: dict[str, str],
+) -> None:
+    created = await create_referral()
+    await create_referral(immigration={"stage": "not_yet_claimed"})
+    reference = survivor_identity["home_office_reference"]
+
+    for spelling in (reference, reference.lower(), f" {reference[:4]} {reference[4:]} "):
+        found = await intake.get(
+            "/referrals", params={"home_office_reference": spelling}, headers=partner
+        )
+        assert [r["case_id"] for r in found.json()["items"]] == [created["case_id"]], spelling
+    none = await intake.get(
+        "/referrals", params={"home_office_reference": "HO-NOBODY-1"}, headers=partner
+    )
+    assert none.json()["items"] == []
 
 
 async def test_the_stored_document_is_ciphertext(

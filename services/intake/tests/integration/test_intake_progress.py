@@ -136,8 +136,11 @@ async def test_progress_events_move_the_status_forward(
     submitted: Callable[[], Awaitable[str]],
     wait_until: WaitUntil,
     keyring: KeyRing,
+    settings: Settings,
 ) -> None:
     case_id = await submitted()
+    none_yet = await intake.get(f"/referrals/{case_id}/report", headers=partner)
+    assert none_yet.status_code == 404
 
     async def status() -> str:
         view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
@@ -154,17 +157,21 @@ async def test_progress_events_move_the_status_forward(
     await wait_until(lambda: _status_is(status, "issued"), what="issued")
 
     view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
-    assert [h["status"] for h in view["history"]] == [
-        "draft",
+    assert [h["status"] for h in view["timeline"]] == [
         "submitted",
         "accepted",
         "in_assessment",
         "in_legal_review",
         "issued",
     ]
+    assert view["timeline"][1]["deadline"] == "2026-06-01"
     assert view["report"]["version"] == 1
     assert view["report"]["sha256"] == hashlib.sha256(pdf).hexdigest()
-    assert view["report"]["link_endpoint"].endswith(f"/cases/{case_id}/report/link")
+
+    link = (await intake.get(f"/referrals/{case_id}/report", headers=partner)).json()
+    assert link["url"].startswith(f"{settings.reporting_url}/reports/{view['report']['report_id']}")
+    assert "signature=" in link["url"]
+    assert link["sha256"] == view["report"]["sha256"]
 
 
 async def _status_is(status: Callable[[], Awaitable[str]], expected: str) -> bool:
@@ -187,14 +194,15 @@ async def test_a_redelivered_event_changes_nothing(
 
     await _publish(intake_app, accepted)  # the same event again, as a redelivery would be
     marker = _accepted(case_id)  # later news on the same queue, so we know the copy was seen
+    marker = marker.model_copy(update={"event_id": uuid.uuid4()})
     await _publish(intake_app, marker)
     await wait_until(lambda: _handled(referrals, case_id, marker), what="marker")
 
     after = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
     stored = await referrals.find_one({"_id": case_id})
     assert after["status"] == "accepted"
-    assert after["history"] == before["history"]
-    assert len(after["history"]) == 3
+    assert after["timeline"][:2] == before["timeline"]
+    assert [h["status"] for h in after["timeline"]] == ["submitted", "accepted", "accepted"]
     assert stored["processed_events"].count(str(accepted.event_id)) == 1
 
 
@@ -217,7 +225,7 @@ async def test_late_news_never_moves_the_status_back(
 
     view = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
     assert view["status"] == "issued"
-    assert [h["status"] for h in view["history"]] == ["draft", "submitted", "issued"]
+    assert [h["status"] for h in view["timeline"]] == ["submitted", "issued"]
 
 
 async def test_news_of_an_unknown_case_is_parked_with_the_reason(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from intake.domain.referral import ReferralDetails
+from intake.domain.details import ReferralDetails
 
 ReferralBody = Callable[..., dict[str, Any]]
 

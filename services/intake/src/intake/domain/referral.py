@@ -1,129 +1,35 @@
-"""The referral as the partner sees it: what they send, and where the case has got to."""
+"""The referral as the partner sees it: where the case has got to, and its evidence."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, cast
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    EmailStr,
-    Field,
-    ModelWrapValidatorHandler,
-    ValidationError,
-    model_validator,
-)
-from pydantic_core import InitErrorDetails, PydanticCustomError
-
-from corroborate.events.contracts import CountryCode, RiskFlag, ServiceRequested
-from corroborate.vocab import PerpetratorType, TortureMethod
-
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+from corroborate.events.contracts import ServiceRequested
+from intake.domain.details import ReferralDetails
 
 
 class ReferralStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    INFORMATION_REQUESTED = "information_requested"
+    INFORMATION_PROVIDED = "information_provided"
     ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WAITLISTED = "waitlisted"
     IN_ASSESSMENT = "in_assessment"
+    APPOINTMENT_BOOKED = "appointment_booked"
     IN_LEGAL_REVIEW = "in_legal_review"
     ISSUED = "issued"
+    WITHDRAWN = "withdrawn"
 
 
-# A status only moves forward: an event that arrives late never moves a case back.
-_PROGRESS = {status: rank for rank, status in enumerate(ReferralStatus)}
-
-
-def advances(current: ReferralStatus, new: ReferralStatus) -> bool:
-    return _PROGRESS[new] > _PROGRESS[current]
-
-
-class Strict(BaseModel):
-    # A validation error never repeats the input: it may be a survivor's details.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
-
-
-class Representative(Strict):
-    """The survivor's legal representative: the only person who may refer."""
-
-    name: ShortText
-    email: EmailStr
-    phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")] | None = None
-
-
-class Survivor(Strict):
-    full_name: ShortText
-    other_names: list[ShortText] = []
-    date_of_birth: date | None = None
-    approximate_age: Annotated[int, Field(ge=0, le=120)] | None = None
-    gender: Annotated[str, Field(pattern=r"^(female|male|non_binary|other|not_stated)$")]
-    nationality: CountryCode
-    country_of_origin: CountryCode
-    languages: Annotated[
-        list[Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")]],
-        Field(min_length=1),
-    ]
-    interpreter_needed: bool
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _age_known(cls, data: Any, handler: ModelWrapValidatorHandler[Survivor]) -> Survivor:
-        """Date of birth or approximate age, reported beside any other field's error."""
-        age_unknown = (
-            isinstance(data, Mapping)
-            and data.get("date_of_birth") is None
-            and data.get("approximate_age") is None
-        )
-        rule: InitErrorDetails = {
-            "type": PydanticCustomError("age_unknown", "give date_of_birth or approximate_age"),
-            "loc": ("date_of_birth",),
-            "input": None,
-        }
-        try:
-            survivor = handler(data)
-        except ValidationError as exc:
-            if not age_unknown:
-                raise
-            others = cast(list[InitErrorDetails], exc.errors())
-            raise ValidationError.from_exception_data(cls.__name__, [*others, rule]) from None
-        if age_unknown:
-            raise ValidationError.from_exception_data(cls.__name__, [rule])
-        return survivor
-
-
-class Allegations(Strict):
-    countries: Annotated[list[CountryCode], Field(min_length=1)]
-    methods: list[TortureMethod] = []
-    perpetrators: list[PerpetratorType] = []
-    account: Annotated[str, Field(min_length=1, max_length=20_000)]
-
-
-class Consent(Strict):
-    referral_consent_recorded_by: ShortText
-    referral_consent_recorded_at: datetime
-    anonymised_use: bool
-
-
-class ReferralDetails(Strict):
-    """What a partner sends to refer a survivor."""
-
-    representative: Representative
-    survivor: Survivor
-    home_office_reference: Annotated[str, Field(max_length=40)] | None = None
-    service_requested: ServiceRequested
-    allegations: Allegations
-    risk_flags: list[RiskFlag] = []
-    consent: Consent
-    questions: Annotated[
-        list[Annotated[str, Field(min_length=3, max_length=2000)]],
-        Field(min_length=1, description="The letter of instruction's questions."),
-    ]
+# Nothing moves a referral out of these (a new report version keeps it issued).
+TERMINAL = frozenset({ReferralStatus.DECLINED, ReferralStatus.ISSUED, ReferralStatus.WITHDRAWN})
 
 
 class DocumentKind(StrEnum):
@@ -137,22 +43,6 @@ class DocumentKind(StrEnum):
     PREVIOUS_REPORT = "previous_report"
     LETTER_OF_INSTRUCTION = "letter_of_instruction"
     OTHER = "other"
-
-
-# Types are decided from the bytes, never from the name or the declared content type.
-_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-
-
-def detect_document_type(head: bytes) -> str | None:
-    """The content type the leading bytes prove, if it is on the allow-list."""
-    for signature, content_type in _SIGNATURES:
-        if head.startswith(signature):
-            return content_type
-    return None
 
 
 def new_reference(year: int) -> str:
@@ -170,7 +60,11 @@ class SubmissionIncomplete(Exception):
 
 
 class InvalidTransition(Exception):
-    """The referral is not in a state that allows this."""
+    """The referral is not in a state that allows this; the message names the state."""
+
+    def __init__(self, current: ReferralStatus, action: str) -> None:
+        super().__init__(f"the referral is {current.value}: it cannot be {action}")
+        self.current = current
 
 
 @dataclass
@@ -182,6 +76,32 @@ class DocumentRecord:
     sha256: str
     received_at: datetime
     object_key: str
+    version_id: str | None = None
+    working_copy: WorkingCopy | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkingCopy:
+    """An image with its EXIF and GPS metadata removed, made for clinicians; the original
+    stays as received."""
+
+    object_key: str
+    content_type: str
+    size: int
+    sha256: str
+    version_id: str | None = None
+
+
+@dataclass
+class StatusChange:
+    """One entry of the partner's timeline. ``note`` is sealed (it may name people)."""
+
+    change_id: uuid.UUID
+    status: ReferralStatus
+    at: datetime
+    deadline: date | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -197,11 +117,27 @@ class Referral:
     version: int = 0
     documents: list[DocumentRecord] = field(default_factory=list)
     submitted_at: datetime | None = None
-    status_history: list[tuple[ReferralStatus, datetime]] = field(default_factory=list)
-    report: dict[str, object] | None = None
+    timeline: list[StatusChange] = field(default_factory=list)
+    reports: list[dict[str, object]] = field(default_factory=list)
+    open_request: uuid.UUID | None = None
+    applied_keys: dict[str, str] = field(default_factory=dict)
+    new_changes: list[StatusChange] = field(default_factory=list)
+
+    @property
+    def report(self) -> dict[str, object] | None:
+        """The latest issued version, if any."""
+        return self.reports[-1] if self.reports else None
+
+    @property
+    def deadline(self) -> date | None:
+        """The date the current stage is due by, if one applies."""
+        for change in reversed(self.timeline):
+            if change.deadline is not None:
+                return change.deadline
+        return None
 
     def missing_for_submission(self, details: ReferralDetails) -> list[str]:
-        """Everything triage needs that is not there yet, as one list."""
+        """Documents triage needs that are not there yet, as one list."""
         missing: list[str] = []
         kinds = {d.kind for d in self.documents}
         if not self.documents:
@@ -217,28 +153,64 @@ class Referral:
             missing.append("documents: an addendum needs the previous report")
         return missing
 
-    def submit(self, details: ReferralDetails, *, at: datetime) -> None:
+    def submit(self, *, change_id: uuid.UUID, at: datetime) -> None:
         if self.status is not ReferralStatus.DRAFT:
-            raise InvalidTransition(f"a referral that is {self.status.value} cannot be submitted")
-        missing = self.missing_for_submission(details)
-        if missing:
-            raise SubmissionIncomplete(missing)
-        self.status = ReferralStatus.SUBMITTED
+            raise InvalidTransition(self.status, "submitted")
         self.submitted_at = at
-        self.status_history.append((self.status, at))
+        self._record(StatusChange(change_id=change_id, status=ReferralStatus.SUBMITTED, at=at))
+
+    def ensure_editable(self) -> None:
+        if self.status is not ReferralStatus.DRAFT:
+            raise InvalidTransition(self.status, "edited (only a draft can be)")
 
     def ensure_accepts_documents(self) -> None:
-        if self.status is not ReferralStatus.DRAFT:
-            raise InvalidTransition("documents can be added only while the referral is a draft")
+        if self.status not in {ReferralStatus.DRAFT, ReferralStatus.INFORMATION_REQUESTED}:
+            raise InvalidTransition(
+                self.status, "given documents (only a draft, or to answer a request, can be)"
+            )
 
     def add_document(self, document: DocumentRecord) -> None:
         self.ensure_accepts_documents()
         self.documents.append(document)
 
-    def progress_to(self, status: ReferralStatus, *, at: datetime) -> bool:
-        """Move forward on news from another service; False if the news is stale."""
-        if not advances(self.status, status):
+    def withdraw(self, *, change_id: uuid.UUID, at: datetime, note: str) -> None:
+        if self.status in TERMINAL:
+            raise InvalidTransition(self.status, "withdrawn")
+        self._record(
+            StatusChange(change_id=change_id, status=ReferralStatus.WITHDRAWN, at=at, note=note)
+        )
+
+    def provide_information(
+        self, *, request_id: uuid.UUID, change_id: uuid.UUID, at: datetime
+    ) -> None:
+        if self.status is not ReferralStatus.INFORMATION_REQUESTED or self.open_request is None:
+            raise InvalidTransition(self.status, "answered (no question is open)")
+        if request_id != self.open_request:
+            raise InvalidTransition(self.status, "answered: that request is not the open one")
+        self.open_request = None
+        self._record(
+            StatusChange(change_id=change_id, status=ReferralStatus.INFORMATION_PROVIDED, at=at)
+        )
+
+    def progress(self, change: StatusChange, *, request_id: uuid.UUID | None = None) -> bool:
+        """Record news from another service; False if it changes nothing.
+
+        Every change joins the timeline in time order; the current status is the latest one,
+        so news that arrives late never moves a case back. Nothing leaves a terminal status.
+        """
+        if self.status in TERMINAL or self.status is ReferralStatus.DRAFT:
             return False
-        self.status = status
-        self.status_history.append((status, at))
+        if any(c.change_id == change.change_id for c in self.timeline):
+            return False
+        if request_id is not None:
+            self.open_request = request_id
+        self._record(change)
         return True
+
+    def _record(self, change: StatusChange) -> None:
+        self.timeline.append(change)
+        self.timeline.sort(key=lambda c: c.at)
+        self.new_changes.append(change)
+        latest = self.timeline[-1].status
+        terminal = [c.status for c in self.timeline if c.status in TERMINAL]
+        self.status = terminal[0] if terminal else latest
