@@ -80,7 +80,7 @@ class _EncryptingReader(io.RawIOBase):
 class ObjectStore:
     """Encrypted, hash-verified object storage for one deployment."""
 
-    PART_SIZE = 16 * 1024 * 1024
+    PART_SIZE = 8 * 1024 * 1024
 
     def __init__(self, settings: Settings) -> None:
         self._client = Minio(
@@ -139,6 +139,9 @@ class ObjectStore:
                 data=cast(BinaryIO, reader),
                 length=-1,
                 part_size=self.PART_SIZE,
+                # One part in memory at a time: parallel parts would queue without bound
+                # whenever the sender is faster than the store.
+                num_parallel_uploads=1,
                 content_type="application/octet-stream",
                 metadata=metadata or {},  # type: ignore[arg-type]
             )

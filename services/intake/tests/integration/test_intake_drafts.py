@@ -268,3 +268,38 @@ async def test_a_forged_cursor_is_refused_by_name(
     response = await intake.get("/referrals", params={"cursor": "not-a-cursor"}, headers=partner)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        (b'{"survivor": {"full_name": "A', "json_invalid"),
+        (b'["a", "list"]', "dict_type"),
+        (b'"a string"', "dict_type"),
+    ],
+)
+async def test_a_body_that_is_not_a_json_object_is_refused_and_nothing_is_made(
+    intake: httpx.AsyncClient, partner: Headers, content: bytes, rule: str
+) -> None:
+    response = await intake.post(
+        "/referrals", content=content, headers={**partner, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [e["rule"] for e in response.json()["errors"]] == [rule]
+    assert (await intake.get("/referrals", headers=partner)).json()["items"] == []
+
+
+async def test_wrong_types_are_named_field_by_field(
+    intake: httpx.AsyncClient, partner: Headers, referral_body: ReferralBody
+) -> None:
+    body = referral_body(questions="one question", risk_flags="detained")
+    body["survivor"]["interpreter_needed"] = "perhaps"
+    body["survivor"]["approximate_age"] = "thirty"
+    response = await intake.post("/referrals", json=body, headers=partner)
+    assert response.status_code == 422
+    assert {(e["field"], e["rule"]) for e in response.json()["errors"]} == {
+        ("questions", "list_type"),
+        ("risk_flags", "list_type"),
+        ("survivor.interpreter_needed", "bool_parsing"),
+        ("survivor.approximate_age", "int_parsing"),
+    }

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from corroborate.auth import Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
@@ -29,6 +30,8 @@ from corroborate.events.contracts import (
     seal_text,
 )
 from corroborate.events.envelope import EventEnvelope, new_event, read_event
+from corroborate.testing import Receiver
+from intake.domain.webhooks import verify_signature
 
 pytestmark = pytest.mark.integration
 
@@ -326,3 +329,53 @@ async def test_every_status_change_makes_one_partner_notification(
     assert [d["status"] for d in found] == ["submitted", "acknowledged"]
     assert found[1]["_id"] == str(ack.event_id)
     assert {d["state"] for d in found} == {"no_endpoint"}  # this organisation registered none
+
+
+async def test_a_registered_webhook_hears_of_each_change_signed_and_without_identity(
+    intake_app: FastAPI,
+    intake: httpx.AsyncClient,
+    partner: Headers,
+    bearer: Callable[..., Headers],
+    org: str,
+    submitted: Callable[[], Awaitable[str]],
+    survivor_identity: dict[str, str],
+    wait_until: WaitUntil,
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        secret = "a-partner-webhook-secret-of-32-chars-or-more"
+        admin = bearer(Role.ADMIN, sub="admin-1")
+        registered = await intake.put(
+            f"/organisations/{org}/webhook",
+            json={"url": receiver.url, "secret": secret},
+            headers=admin,
+        )
+        assert registered.status_code == 200, registered.text
+        case_id = await submitted()
+        await _publish(
+            intake_app,
+            ReferralAcknowledged(acknowledged_at=datetime.now(UTC), response_due=date(2026, 12, 3)),
+            case_id,
+        )
+
+        async def two() -> bool:
+            return len(receiver.requests) >= 2
+
+        await wait_until(two, what="two webhook posts")
+    finally:
+        await receiver.stop()
+
+    assert [r.json["status"] for r in receiver.requests] == ["submitted", "acknowledged"]
+    for request in receiver.requests:
+        assert set(request.json) == {"delivery_id", "case_reference", "status", "occurred_at"}
+        assert verify_signature(
+            secret.encode(),
+            request.headers["corroborate-signature"],
+            request.body,
+            now=datetime.now(UTC),
+        )
+        for value in survivor_identity.values():
+            assert value.encode() not in request.body
+    history = await intake.get("/webhook/deliveries", headers=partner)
+    assert {d["state"] for d in history.json()["deliveries"]} == {"delivered"}

@@ -8,7 +8,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -277,12 +277,12 @@ async def test_an_upload_cut_off_mid_file_stores_nothing(
         {"type": "http.request", "body": b"1" * 65_536, "more_body": True},
         {"type": "http.disconnect"},
     ]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return pieces.pop(0) if pieces else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -319,7 +319,7 @@ async def test_a_large_file_streams_in_parts_and_an_oversized_one_is_stopped(
     partner: Headers,
     create_referral: Create,
 ) -> None:
-    """Past one storage part (16 MiB), so the upload is multipart both times."""
+    """Past several storage parts (8 MiB each), so the upload is multipart both times."""
     case_id = (await create_referral())["case_id"]
     chunk = b"%PDF-1.7\n" + bytes(range(256)) * 4096
     big = chunk * 20 + b"\n%%EOF\n"  # about 20 MiB

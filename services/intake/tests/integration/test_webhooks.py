@@ -30,7 +30,7 @@ from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.http import install_common
 from corroborate.mongo import Document, mongo_client
 from corroborate.settings import Settings
-from corroborate.testing import eventually
+from corroborate.testing import Receiver, eventually
 from intake.adapters.webhooks import (
     DELIVERIES,
     ENDPOINTS,
@@ -49,67 +49,6 @@ Bearer = Callable[..., Headers]
 QUICK = RetryPolicy(
     first_delay=timedelta(milliseconds=20), max_delay=timedelta(milliseconds=40), max_attempts=3
 )
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = json.loads(self.body)
-        return parsed
-
-
-@dataclass
-class Receiver:
-    """A partner's endpoint on loopback: records every POST, and can refuse or stall the first."""
-
-    fail_first: int = 0
-    failure_status: int = 503
-    stall_seconds: float = 0.0
-    requests: list[Received] = field(default_factory=list)
-    port: int = 0
-    _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        # The query string stands for a token some partners put in their URLs: never logged.
-        return f"http://127.0.0.1:{self.port}/hooks/corroborate?token=query-token-xyz"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-            _method, path, _version = head[0].split(" ", 2)
-            headers = {
-                name.strip().lower(): value.strip()
-                for name, value in (line.split(":", 1) for line in head[1:] if line)
-            }
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.requests.append(Received(path=path, headers=headers, body=body))
-            refused = len(self.requests) <= self.fail_first
-            if self.stall_seconds:
-                await asyncio.sleep(self.stall_seconds)
-            status = self.failure_status if refused else 200
-            writer.write(
-                f"HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
-            )
-            await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
 
 @dataclass

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from intake.domain.details import ReferralDetails
+from intake.domain.details import ReferralDetails, age_band, check_draft, merge_patch
 
 ReferralBody = Callable[..., dict[str, Any]]
 
@@ -109,3 +110,114 @@ def test_blank_names_are_refused_after_trimming(referral_body: ReferralBody) -> 
     body = referral_body()
     body["survivor"]["full_name"] = "   "
     assert _errors(body) == {("survivor", "full_name"): "string_too_short"}
+
+
+# --- drafts: what is wrong now, and what is still to come --------------------------------------
+
+
+def test_an_empty_draft_is_not_wrong_only_unfinished() -> None:
+    check = check_draft({})
+    assert check.errors == []
+    assert check.details is None
+    assert {m.split(":")[0] for m in check.missing} == {
+        "representative",
+        "survivor",
+        "immigration",
+        "detention",
+        "service_requested",
+        "allegations",
+        "consent",
+    } | {"questions"}
+
+
+def test_a_draft_keeps_wrong_values_apart_from_missing_ones(referral_body: ReferralBody) -> None:
+    body = referral_body()
+    del body["questions"]
+    body["survivor"]["gender"] = "unknown"
+    check = check_draft(body)
+    assert [(e["loc"], e["type"]) for e in check.errors] == [
+        (("survivor", "gender"), "literal_error")
+    ]
+    assert check.missing == ["questions: Field required"]
+
+
+@pytest.mark.parametrize(
+    ("immigration", "missing"),
+    [
+        ({"stage": "refused"}, ["immigration.decision_date"]),
+        (
+            {"stage": "appeal_pending"},
+            ["immigration.decision_date", "immigration.appeal_hearing_date"],
+        ),
+        (
+            {"stage": "appeal_pending", "decision_date": "2026-01-02"},
+            ["immigration.appeal_hearing_date"],
+        ),
+        ({"stage": "not_yet_claimed"}, []),
+    ],
+)
+def test_the_immigration_stage_decides_which_dates_are_needed(
+    referral_body: ReferralBody, immigration: dict[str, str], missing: list[str]
+) -> None:
+    check = check_draft(referral_body(immigration=immigration))
+    assert check.errors == []
+    assert [m.split(":")[0] for m in check.missing] == missing
+
+
+def test_a_detained_survivor_needs_the_place_and_is_flagged(referral_body: ReferralBody) -> None:
+    check = check_draft(referral_body(detention={"detained": True}, risk_flags=[]))
+    assert [m.split(":")[0] for m in check.missing] == ["detention.place"]
+    details = check_draft(
+        referral_body(detention={"detained": True, "place": "Yarl's Wood"}, risk_flags=[])
+    ).details
+    assert details is not None
+    assert details.risk_flags == ["detained"]
+
+
+def test_consent_to_the_referral_must_be_given(referral_body: ReferralBody) -> None:
+    body = referral_body()
+    body["consent"]["referral_and_assessment"] = False
+    check = check_draft(body)
+    assert [(e["loc"], e["type"]) for e in check.errors] == [
+        (("consent", "referral_and_assessment"), "literal_error")
+    ]
+
+
+def test_a_date_of_birth_in_the_future_is_refused(referral_body: ReferralBody) -> None:
+    body = referral_body()
+    body["survivor"]["date_of_birth"] = "2999-01-01"
+    assert _errors(body) == {("survivor", "date_of_birth"): "date_in_future"}
+
+
+def test_merge_patch_merges_objects_replaces_lists_and_removes_nulls() -> None:
+    target: dict[str, Any] = {
+        "survivor": {"full_name": "A", "languages": ["ti"]},
+        "questions": ["Q1?"],
+    }
+    patch: dict[str, Any] = {
+        "survivor": {"languages": ["ar", "en"], "full_name": None},
+        "risk_flags": ["detained"],
+    }
+    assert merge_patch(target, patch) == {
+        "survivor": {"languages": ["ar", "en"]},
+        "questions": ["Q1?"],
+        "risk_flags": ["detained"],
+    }
+    assert target["survivor"]["full_name"] == "A"  # the original is left alone
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "band"),
+    [
+        ("2009-06-01", date(2026, 5, 31), "0-17"),
+        ("2008-06-01", date(2026, 6, 1), "18-25"),
+        ("1991-04-12", date(2026, 11, 26), "26-35"),
+        ("1950-01-01", date(2026, 1, 1), "56+"),
+    ],
+)
+def test_the_age_band_is_coarse_and_exact_at_birthdays(
+    referral_body: ReferralBody, born: str, on: date, band: str
+) -> None:
+    body = referral_body()
+    body["survivor"]["date_of_birth"] = born
+    assert age_band(ReferralDetails.model_validate(body), on=on) == band
