@@ -158,6 +158,7 @@ async def test_referral_reaches_an_issued_report_the_partner_can_download(
     trail = [e for e in events if e["case_id"] == str(result.case_id)]
     assert [e["type"] for e in trail] == [
         "referral.submitted",
+        "referral.acknowledged",
         "referral.accepted",
         "case.assigned",
         "review.completed",

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     webhook_max_retry_seconds: float = Field(default=3600.0, gt=0)
     webhook_max_attempts: int = Field(default=16, ge=1, le=100)
 
+    triage_response_days: int = Field(
+        default=7, gt=0, description="Days triage has to respond to a submitted referral."
+    )
+    delivery_days: int = Field(
+        default=150, gt=0, description="Days from acceptance to the report (about five months)."
+    )
+
     prefetch: int = Field(default=16, gt=0, le=1000)
     delivery_limit: int = Field(default=10, gt=0, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

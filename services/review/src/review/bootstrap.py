@@ -11,7 +11,7 @@ from corroborate.settings import Settings, load_settings
 from review.adapters.repository import COLLECTION, CaseRepository
 from review.entrypoints.events import event_handlers
 from review.entrypoints.http import build_router
-from review.service import Review, ReviewPolicy
+from review.service import PUBLISHES, Review, ReviewPolicy
 
 SERVICE = "review"
 TITLE = "Corroborate review"
@@ -29,10 +29,14 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
     )
     review = Review(
         cases=CaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
-        policy=ReviewPolicy(),
+        policy=ReviewPolicy(
+            triage_response_days=settings.triage_response_days,
+            delivery_days=settings.delivery_days,
+        ),
+        keyring=runtime.keyring,
     )
     runtime.subscribe(event_handlers(review))
-    runtime.publishes("referral.accepted", "case.assigned", "review.completed")
+    runtime.publishes(*PUBLISHES)
     return runtime, review
 
 

@@ -11,6 +11,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from corroborate.auth import Role
+from corroborate.cli.demo import ACCEPT
 from corroborate.events.contracts import RiskFlag
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
@@ -125,9 +126,7 @@ async def test_coordinator_endpoints_refuse_other_roles(
     caller = bearer(role, org="solicitors-a" if role is Role.PARTNER else None)
 
     triage = await review.get("/triage", headers=caller)
-    decision = await review.post(
-        f"/cases/{case_id}/decision", json={"outcome": "accept"}, headers=caller
-    )
+    decision = await review.post(f"/cases/{case_id}/decision", json=ACCEPT, headers=caller)
     assignment = await review.post(
         f"/cases/{case_id}/assignment", json={"clinician_id": "dr-x"}, headers=caller
     )

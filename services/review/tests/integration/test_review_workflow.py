@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from corroborate.auth import Role
+from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import SealedDetails, open_details
 from corroborate.events.envelope import EventEnvelope
@@ -49,9 +50,7 @@ def assigned(
     async def make(service: str = "full_report") -> EventEnvelope:
         event = await triaged(service)
         case = event.case_id
-        decided = await review.post(
-            f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
-        )
+        decided = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
         assert decided.status_code == 200, decided.text
         body = {"clinician_id": clinician_id}
         given = await review.post(f"/cases/{case}/assignment", json=body, headers=coordinator)
@@ -75,9 +74,7 @@ async def test_the_full_review_emits_accepted_assigned_and_completed(
     event = await triaged()
     case = str(event.case_id)
 
-    decided = await review.post(
-        f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
-    )
+    decided = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
     given = await review.post(
         f"/cases/{case}/assignment", json={"clinician_id": clinician_id}, headers=coordinator
     )
@@ -162,9 +159,7 @@ async def test_steps_out_of_order_are_conflicts(
     assert early.status_code == 409
 
     case = str((await assigned()).case_id)
-    again = await review.post(
-        f"/cases/{case}/decision", json={"outcome": "accept"}, headers=coordinator
-    )
+    again = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
     unrecorded = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
     no_lesion = findings_body(lesions=[])
     await review.put(f"/cases/{case}/findings", json=no_lesion, headers=clinician)
@@ -183,7 +178,5 @@ async def test_unknown_case_is_not_found(
 ) -> None:
     missing = uuid.uuid4()
     assert (await review.get(f"/cases/{missing}", headers=coordinator)).status_code == 404
-    decided = await review.post(
-        f"/cases/{missing}/decision", json={"outcome": "accept"}, headers=coordinator
-    )
+    decided = await review.post(f"/cases/{missing}/decision", json=ACCEPT, headers=coordinator)
     assert decided.status_code == 404

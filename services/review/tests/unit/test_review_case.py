@@ -10,7 +10,16 @@ import pytest
 
 from corroborate.cli.demo import sample_findings
 from corroborate.events.contracts import ClinicalFindings, RiskFlag
-from review.domain.case import CaseStatus, InvalidTransition, NotAssigned, ReviewCase
+from review.domain.case import (
+    CaseStatus,
+    Eligibility,
+    IneligibleForAcceptance,
+    InvalidTransition,
+    NotAssigned,
+    Outcome,
+    RemitBasis,
+    ReviewCase,
+)
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -94,14 +103,14 @@ def test_accepting_starts_the_delivery_clock() -> None:
 def test_a_case_is_accepted_only_once() -> None:
     case = _case()
     case.accept(by="coordinator-1", at=T0, delivery_days=150)
-    with pytest.raises(InvalidTransition, match="accepted cannot be accepted"):
+    with pytest.raises(InvalidTransition, match="is accepted: it cannot be accepted"):
         case.accept(by="coordinator-2", at=T0, delivery_days=150)
     assert case.accepted_by == "coordinator-1"
 
 
 def test_a_case_must_be_accepted_before_it_is_assigned() -> None:
     case = _case()
-    with pytest.raises(InvalidTransition, match="awaiting_triage cannot be assigned"):
+    with pytest.raises(InvalidTransition, match="is awaiting_triage: it cannot be assigned"):
         case.assign(clinician_id="dr-1", by="coordinator-1", at=T0)
     assert case.clinician_id is None
 
@@ -135,7 +144,7 @@ def test_findings_cannot_be_recorded_before_assignment() -> None:
 
 
 def test_submission_needs_findings_first() -> None:
-    with pytest.raises(InvalidTransition, match="record findings before submitting"):
+    with pytest.raises(InvalidTransition, match="submitted before findings are recorded"):
         _assigned().complete(by="dr-1", at=T0)
 
 
@@ -165,7 +174,96 @@ def test_completion_is_by_the_assigned_clinician_and_final() -> None:
     assert (case.status, case.completed_at) == (CaseStatus.REVIEW_COMPLETED, at)
     with pytest.raises(InvalidTransition, match="cannot be submitted"):
         case.complete(by="dr-1", at=at)
-    with pytest.raises(InvalidTransition, match="findings cannot change"):
+    with pytest.raises(InvalidTransition, match="cannot be given findings"):
         case.record_findings(_findings(interpretation="changed"), by="dr-1")
     with pytest.raises(InvalidTransition):
         case.assign(clinician_id="dr-2", by="coordinator-1", at=at)
+
+
+# --- triage outcomes ---------------------------------------------------------------------------
+
+ELIGIBLE = Eligibility(
+    within_remit=True,
+    remit_basis=RemitBasis.ORGANISED_GROUP_VIOLENCE,
+    material_to_claim=True,
+    documents_sufficient=True,
+)
+
+
+def test_acceptance_needs_every_eligibility_item_and_names_the_unmet_ones() -> None:
+    case = _case()
+    unmet = Eligibility(
+        within_remit=True, remit_basis=None, material_to_claim=False, documents_sufficient=True
+    )
+    with pytest.raises(IneligibleForAcceptance) as refused:
+        case.accept(by="c-1", at=T0, delivery_days=150, eligibility=unmet)
+    assert [u.split(":")[0] for u in refused.value.unmet] == [
+        "eligibility.within_remit",
+        "eligibility.material_to_claim",
+    ]
+    assert case.status is CaseStatus.AWAITING_TRIAGE
+    assert case.decisions == []
+
+
+def test_a_waitlisted_case_can_later_be_accepted_and_both_decisions_are_kept() -> None:
+    case = _case()
+    case.waitlist(by="c-1", at=T0, eligibility=None)
+    assert case.status is CaseStatus.WAITLISTED
+    due = case.accept(by="c-2", at=T0 + timedelta(days=3), delivery_days=150, eligibility=ELIGIBLE)
+    assert due == date(2025, 8, 3)
+    assert [d.outcome for d in case.decisions] == [Outcome.WAITLIST, Outcome.ACCEPT]
+
+
+def test_a_declined_case_is_final() -> None:
+    case = _case()
+    case.decline(by="c-1", at=T0, eligibility=None)
+    with pytest.raises(InvalidTransition, match="is declined: it cannot be accepted"):
+        case.accept(by="c-1", at=T0, delivery_days=150, eligibility=ELIGIBLE)
+    assert case.withdraw(at=T0) is False
+    assert case.status is CaseStatus.DECLINED
+
+
+def test_a_question_pauses_the_triage_clock_until_the_answer() -> None:
+    case = _case()
+    due = case.response_due
+    request_id = uuid.uuid4()
+    case.request_information(by="c-1", at=T0 + timedelta(days=2), request_id=request_id)
+    assert case.status is CaseStatus.INFORMATION_REQUESTED
+    assert case.information_provided(request_id=uuid.uuid4(), at=T0, documents=[]) is False
+    answered = case.information_provided(
+        request_id=request_id, at=T0 + timedelta(days=5), documents=[]
+    )
+    assert answered is True
+    assert case.status.value == "awaiting_triage"
+    assert case.response_due == due + timedelta(days=3)
+    assert case.open_request is None
+
+
+def test_withdrawal_stops_everything() -> None:
+    case = _assigned()
+    assert case.withdraw(at=T0) is True
+    assert case.status is CaseStatus.WITHDRAWN
+    with pytest.raises(InvalidTransition, match="is withdrawn"):
+        case.record_findings(_findings(), by="dr-1")
+    with pytest.raises(InvalidTransition, match="is withdrawn"):
+        case.assign(clinician_id="dr-2", by="c-1", at=T0)
+
+
+def test_a_hearing_or_removal_close_at_hand_raises_urgency() -> None:
+    near = ReviewCase.received(
+        case_id=uuid.uuid4(),
+        reference="CRB-2025-ABCDEF",
+        organisation="org-a",
+        service_requested="full_report",
+        risk_flags=[RiskFlag.DETAINED],
+        documents=[],
+        received_at=T0,
+        response_days=7,
+        correlation_id=uuid.uuid4(),
+        urgent_dates={"removal_directions": (T0 + timedelta(days=5)).date()},
+        rule_35_report=False,
+    )
+    urgency = near.urgency(now=T0)
+    assert urgency.score == _case(RiskFlag.DETAINED).urgency(now=T0).score + 40
+    assert "removal directions in 5 day(s)" in urgency.reasons
+    assert "detained, no Rule 35 report made" in urgency.reasons

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -10,7 +12,7 @@ import pytest
 
 from corroborate.auth import Principal, Role
 from corroborate.cli.demo import sample_findings
-from corroborate.crypto import WrappedKey
+from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.events.contracts import (
     ClinicalFindings,
     RiskFlag,
@@ -18,7 +20,14 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from review.adapters.repository import CaseRepository, StoredCase
-from review.domain.case import InvalidTransition, ReviewCase
+from review.domain.case import (
+    CaseStatus,
+    Eligibility,
+    InvalidTransition,
+    Outcome,
+    RemitBasis,
+    ReviewCase,
+)
 from review.service import NotFound, Review, ReviewPolicy
 
 SEALED = SealedDetails(
@@ -34,8 +43,8 @@ class FakeCases:
         self.cases: dict[uuid.UUID, ReviewCase] = {}
         self.events: list[EventEnvelope] = []
 
-    async def triage_queue(self, *, limit: int) -> list[ReviewCase]:
-        return [c for c in self.cases.values() if c.status.value == "awaiting_triage"][:limit]
+    async def triage_queue(self, *, status: CaseStatus, limit: int) -> list[ReviewCase]:
+        return [c for c in self.cases.values() if c.status is status][:limit]
 
     async def get(self, case_id: uuid.UUID) -> StoredCase | None:
         case = self.cases.get(case_id)
@@ -44,7 +53,13 @@ class FakeCases:
     async def assigned_to(self, clinician_id: str, *, limit: int) -> list[ReviewCase]:
         return [c for c in self.cases.values() if c.clinician_id == clinician_id][:limit]
 
-    async def save(self, case: ReviewCase, *, events: list[EventEnvelope]) -> None:
+    async def save(
+        self,
+        case: ReviewCase,
+        *,
+        events: list[EventEnvelope],
+        processed_event: uuid.UUID | None = None,
+    ) -> None:
         self.cases[case.case_id] = case
         self.events.extend(events)
 
@@ -56,7 +71,22 @@ def cases() -> FakeCases:
 
 @pytest.fixture
 def review(cases: FakeCases) -> Review:
-    return Review(cases=cast(CaseRepository, cases), policy=ReviewPolicy())
+    keyring = KeyRing(base64.b64encode(os.urandom(32)).decode())
+    return Review(cases=cast(CaseRepository, cases), policy=ReviewPolicy(), keyring=keyring)
+
+
+ELIGIBLE = Eligibility(
+    within_remit=True,
+    remit_basis=RemitBasis.UN_CONVENTION_AGAINST_TORTURE,
+    material_to_claim=True,
+    documents_sufficient=True,
+)
+
+
+async def _accept(review: Review, case: ReviewCase) -> None:
+    await review.decide(
+        caller=COORDINATOR, case_id=case.case_id, outcome=Outcome.ACCEPT, eligibility=ELIGIBLE
+    )
 
 
 def _add(cases: FakeCases, *flags: RiskFlag, days_ago: float = 0) -> ReviewCase:
@@ -98,7 +128,7 @@ async def test_a_clinician_sees_only_the_cases_assigned_to_them(
     review: Review, cases: FakeCases
 ) -> None:
     case = _add(cases)
-    await review.accept(caller=COORDINATOR, case_id=case.case_id)
+    await _accept(review, case)
     await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
     mine = Principal(subject="dr-1", role=Role.CLINICIAN)
     other = Principal(subject="dr-2", role=Role.CLINICIAN)
@@ -119,7 +149,7 @@ async def test_each_step_emits_its_event_with_the_referral_correlation_id(
     clinician = Principal(subject="dr-1", role=Role.CLINICIAN)
     findings = ClinicalFindings.model_validate(sample_findings())
 
-    await review.accept(caller=COORDINATOR, case_id=case.case_id)
+    await _accept(review, case)
     await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
     await review.record_findings(caller=clinician, case_id=case.case_id, findings=findings)
     await review.complete(caller=clinician, case_id=case.case_id)

@@ -40,6 +40,18 @@ class DemoResult:
     document_sha256: str
 
 
+ACCEPT: dict[str, Any] = {
+    "outcome": "accept",
+    "eligibility": {
+        "within_remit": True,
+        "remit_basis": "un_convention_against_torture",
+        "material_to_claim": True,
+        "documents_sufficient": True,
+    },
+}
+"""The triage panel's decision to accept, with every eligibility item met."""
+
+
 def sample_referral(survivor_name: str) -> dict[str, Any]:
     """A complete referral, as a solicitor would fill in the form."""
     return {
@@ -255,7 +267,7 @@ async def walk_skeleton(
         _expect(
             await http.post(
                 f"{review}/cases/{case_id}/decision",
-                json={"outcome": "accept"},
+                json=ACCEPT,
                 headers=actors.coordinator,
             ),
             200,

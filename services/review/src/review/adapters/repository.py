@@ -16,7 +16,15 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import AggregateCollection, Document
-from review.domain.case import Assignment, CaseStatus, ReviewCase
+from review.domain.case import (
+    Assignment,
+    CaseStatus,
+    Eligibility,
+    Outcome,
+    RemitBasis,
+    ReviewCase,
+    TriageDecision,
+)
 
 COLLECTION = "cases"
 
@@ -44,7 +52,51 @@ def _state(case: ReviewCase) -> Document:
         ],
         "findings": case.findings.model_dump(mode="json") if case.findings else None,
         "completed_at": case.completed_at,
+        "response_due": case.response_due,
+        "decisions": [_decision_to_mongo(d) for d in case.decisions],
+        "open_request": str(case.open_request) if case.open_request else None,
+        "paused_at": case.paused_at,
+        "withdrawn_at": case.withdrawn_at,
+        "documents": [d.model_dump(mode="json") for d in case.documents],
     }
+
+
+def _decision_to_mongo(d: TriageDecision) -> Document:
+    eligibility = d.eligibility
+    return {
+        "outcome": d.outcome.value,
+        "by": d.by,
+        "at": d.at,
+        "eligibility": None
+        if eligibility is None
+        else {
+            "within_remit": eligibility.within_remit,
+            "remit_basis": eligibility.remit_basis.value if eligibility.remit_basis else None,
+            "material_to_claim": eligibility.material_to_claim,
+            "documents_sufficient": eligibility.documents_sufficient,
+        },
+        "request_id": str(d.request_id) if d.request_id else None,
+    }
+
+
+def _decision_from_mongo(raw: Document) -> TriageDecision:
+    eligibility = raw.get("eligibility")
+    return TriageDecision(
+        outcome=Outcome(raw["outcome"]),
+        by=raw["by"],
+        at=raw["at"],
+        eligibility=None
+        if eligibility is None
+        else Eligibility(
+            within_remit=eligibility["within_remit"],
+            remit_basis=RemitBasis(eligibility["remit_basis"])
+            if eligibility.get("remit_basis")
+            else None,
+            material_to_claim=eligibility["material_to_claim"],
+            documents_sufficient=eligibility["documents_sufficient"],
+        ),
+        request_id=uuid.UUID(raw["request_id"]) if raw.get("request_id") else None,
+    )
 
 
 class CaseRepository:
@@ -59,7 +111,12 @@ class CaseRepository:
         await self._collection.create_index([("clinician_id", 1), ("status", 1)])
 
     async def add_received(
-        self, case: ReviewCase, *, protected: SealedDetails, caused_by: uuid.UUID
+        self,
+        case: ReviewCase,
+        *,
+        protected: SealedDetails,
+        caused_by: uuid.UUID,
+        events: list[EventEnvelope],
     ) -> None:
         """Open a case from ``referral.submitted``; the case id makes a redelivery a no-op."""
         await self._aggregates.create(
@@ -69,14 +126,14 @@ class CaseRepository:
                 "organisation": case.organisation,
                 "service_requested": case.service_requested,
                 "risk_flags": [f.value for f in case.risk_flags],
-                "documents": [d.model_dump(mode="json") for d in case.documents],
                 "received_at": case.received_at,
-                "response_due": case.response_due,
                 "correlation_id": str(case.correlation_id),
+                "urgent_dates": {k: v.isoformat() for k, v in case.urgent_dates.items()},
+                "rule_35_report": case.rule_35_report,
                 "protected": protected.model_dump(),
                 **_state(case),
             },
-            events=[],
+            events=events,
             caused_by=caused_by,
         )
         case.version = 1
@@ -87,11 +144,9 @@ class CaseRepository:
             return None
         return StoredCase(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
 
-    async def triage_queue(self, *, limit: int) -> list[ReviewCase]:
+    async def triage_queue(self, *, status: CaseStatus, limit: int) -> list[ReviewCase]:
         cursor = (
-            self._collection.find(
-                {"status": CaseStatus.AWAITING_TRIAGE.value}, {"outbox": 0, "protected": 0}
-            )
+            self._collection.find({"status": status.value}, {"outbox": 0, "protected": 0})
             .sort("received_at", 1)
             .limit(limit)
         )
@@ -104,12 +159,19 @@ class CaseRepository:
         ).limit(limit)
         return [_load(raw) async for raw in cursor]
 
-    async def save(self, case: ReviewCase, *, events: list[EventEnvelope]) -> None:
+    async def save(
+        self,
+        case: ReviewCase,
+        *,
+        events: list[EventEnvelope],
+        processed_event: uuid.UUID | None = None,
+    ) -> None:
         await self._aggregates.save(
             aggregate_id=str(case.case_id),
             expected_version=case.version,
             changes=_state(case),
             events=events,
+            processed_event=processed_event,
         )
         case.version += 1
 
@@ -133,4 +195,10 @@ def _load(raw: Document) -> ReviewCase:
         assignments=[Assignment(**a) for a in raw.get("assignments", [])],
         findings=ClinicalFindings.model_validate(raw["findings"]) if raw.get("findings") else None,
         completed_at=raw.get("completed_at"),
+        urgent_dates={k: date.fromisoformat(v) for k, v in raw.get("urgent_dates", {}).items()},
+        rule_35_report=raw.get("rule_35_report"),
+        decisions=[_decision_from_mongo(d) for d in raw.get("decisions", [])],
+        open_request=uuid.UUID(raw["open_request"]) if raw.get("open_request") else None,
+        paused_at=raw.get("paused_at"),
+        withdrawn_at=raw.get("withdrawn_at"),
     )

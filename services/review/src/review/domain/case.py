@@ -12,13 +12,79 @@ from corroborate.events.contracts import ClinicalFindings, DocumentReference, Ri
 
 class CaseStatus(StrEnum):
     AWAITING_TRIAGE = "awaiting_triage"
+    INFORMATION_REQUESTED = "information_requested"
+    WAITLISTED = "waitlisted"
+    DECLINED = "declined"
     ACCEPTED = "accepted"
     ASSIGNED = "assigned"
     REVIEW_COMPLETED = "review_completed"
+    WITHDRAWN = "withdrawn"
+
+
+FINAL = frozenset({CaseStatus.DECLINED, CaseStatus.WITHDRAWN})
+# Triage may decide a case that awaits it or waits for capacity.
+UNDECIDED = frozenset({CaseStatus.AWAITING_TRIAGE, CaseStatus.WAITLISTED})
 
 
 class InvalidTransition(Exception):
-    """The case is not in a state that allows this."""
+    """The case is not in a state that allows this; the message names the state."""
+
+    def __init__(self, current: CaseStatus, action: str) -> None:
+        super().__init__(f"the case is {current.value}: it cannot be {action}")
+        self.current = current
+
+
+class IneligibleForAcceptance(Exception):
+    """The eligibility checklist does not allow acceptance; ``unmet`` names each item."""
+
+    def __init__(self, unmet: list[str]) -> None:
+        super().__init__("; ".join(unmet))
+        self.unmet = unmet
+
+
+class RemitBasis(StrEnum):
+    """Why the harm falls within the organisation's remit."""
+
+    UN_CONVENTION_AGAINST_TORTURE = "un_convention_against_torture"
+    ORGANISED_GROUP_VIOLENCE = "organised_group_violence"
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """The panel's checklist: all three must hold to accept."""
+
+    within_remit: bool
+    remit_basis: RemitBasis | None
+    material_to_claim: bool
+    documents_sufficient: bool
+
+    def unmet(self) -> list[str]:
+        unmet = []
+        if not self.within_remit or self.remit_basis is None:
+            unmet.append("eligibility.within_remit: not within remit (give the basis)")
+        if not self.material_to_claim:
+            unmet.append("eligibility.material_to_claim: a report would not be material")
+        if not self.documents_sufficient:
+            unmet.append("eligibility.documents_sufficient: the documents are not sufficient")
+        return unmet
+
+
+class Outcome(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    WAITLIST = "waitlist"
+    REQUEST_INFORMATION = "request_information"
+
+
+@dataclass(frozen=True)
+class TriageDecision:
+    """One outcome the panel recorded (a case may be waitlisted, asked, then accepted)."""
+
+    outcome: Outcome
+    by: str
+    at: datetime
+    eligibility: Eligibility | None = None
+    request_id: uuid.UUID | None = None
 
 
 class NotAssigned(Exception):
@@ -35,6 +101,8 @@ URGENCY_WEIGHTS: dict[RiskFlag, int] = {
     RiskFlag.PREGNANCY: 25,
 }
 WAITING_POINTS_PER_DAY = 2
+# A hearing or removal this close makes a case urgent: (within days, points).
+DATE_PRESSURE = ((14, 40), (28, 20))
 
 
 @dataclass(frozen=True)
@@ -71,6 +139,12 @@ class ReviewCase:
     assignments: list[Assignment] = field(default_factory=list)
     findings: ClinicalFindings | None = None
     completed_at: datetime | None = None
+    urgent_dates: dict[str, date] = field(default_factory=dict)
+    rule_35_report: bool | None = None
+    decisions: list[TriageDecision] = field(default_factory=list)
+    open_request: uuid.UUID | None = None
+    paused_at: datetime | None = None
+    withdrawn_at: datetime | None = None
 
     @classmethod
     def received(
@@ -85,6 +159,8 @@ class ReviewCase:
         received_at: datetime,
         response_days: int,
         correlation_id: uuid.UUID,
+        urgent_dates: dict[str, date] | None = None,
+        rule_35_report: bool | None = None,
     ) -> ReviewCase:
         return cls(
             case_id=case_id,
@@ -96,6 +172,8 @@ class ReviewCase:
             received_at=received_at,
             response_due=received_at + timedelta(days=response_days),
             correlation_id=correlation_id,
+            urgent_dates=dict(urgent_dates or {}),
+            rule_35_report=rule_35_report,
         )
 
     @property
@@ -109,22 +187,89 @@ class ReviewCase:
         if waiting_days:
             score += waiting_days * WAITING_POINTS_PER_DAY
             reasons.append(f"waiting {waiting_days} day(s)")
-        if now > self.response_due:
+        if RiskFlag.DETAINED in self.risk_flags and self.rule_35_report is False:
+            reasons.append("detained, no Rule 35 report made")
+        for label, day in sorted(self.urgent_dates.items(), key=lambda item: item[1]):
+            days_left = (day - now.date()).days
+            for within, points in DATE_PRESSURE:
+                if 0 <= days_left <= within:
+                    score += points
+                    reasons.append(f"{label.replace('_', ' ')} in {days_left} day(s)")
+                    break
+        if now > self.response_due and self.status is CaseStatus.AWAITING_TRIAGE:
             reasons.append("triage response overdue")
         return Urgency(score=score, reasons=reasons)
 
-    def accept(self, *, by: str, at: datetime, delivery_days: int) -> date:
-        if self.status is not CaseStatus.AWAITING_TRIAGE:
-            raise InvalidTransition(f"a case that is {self.status.value} cannot be accepted")
+    def _decide(self, decision: TriageDecision, *, allowed: frozenset[CaseStatus]) -> None:
+        if self.status not in allowed:
+            raise InvalidTransition(self.status, f"given the outcome {decision.outcome.value}")
+        self.decisions.append(decision)
+
+    def accept(
+        self, *, by: str, at: datetime, delivery_days: int, eligibility: Eligibility | None = None
+    ) -> date:
+        if self.status not in UNDECIDED:
+            raise InvalidTransition(self.status, "accepted")
+        if eligibility is not None and (unmet := eligibility.unmet()):
+            raise IneligibleForAcceptance(unmet)
+        self._decide(
+            TriageDecision(Outcome.ACCEPT, by, at, eligibility=eligibility), allowed=UNDECIDED
+        )
         self.status = CaseStatus.ACCEPTED
         self.accepted_by = by
         self.accepted_at = at
         self.report_due = (at + timedelta(days=delivery_days)).date()
         return self.report_due
 
+    def decline(self, *, by: str, at: datetime, eligibility: Eligibility | None) -> None:
+        self._decide(
+            TriageDecision(Outcome.DECLINE, by, at, eligibility=eligibility), allowed=UNDECIDED
+        )
+        self.status = CaseStatus.DECLINED
+
+    def waitlist(self, *, by: str, at: datetime, eligibility: Eligibility | None) -> None:
+        allowed = frozenset({CaseStatus.AWAITING_TRIAGE})
+        self._decide(
+            TriageDecision(Outcome.WAITLIST, by, at, eligibility=eligibility), allowed=allowed
+        )
+        self.status = CaseStatus.WAITLISTED
+
+    def request_information(self, *, by: str, at: datetime, request_id: uuid.UUID) -> None:
+        """Ask the partner; the triage clock stops until the answer comes back."""
+        self._decide(
+            TriageDecision(Outcome.REQUEST_INFORMATION, by, at, request_id=request_id),
+            allowed=UNDECIDED,
+        )
+        self.status = CaseStatus.INFORMATION_REQUESTED
+        self.open_request = request_id
+        self.paused_at = at
+
+    def information_provided(
+        self, *, request_id: uuid.UUID, at: datetime, documents: list[DocumentReference]
+    ) -> bool:
+        """The answer is back: triage resumes, its deadline moved by the time it waited."""
+        if self.status is not CaseStatus.INFORMATION_REQUESTED or request_id != self.open_request:
+            return False
+        if self.paused_at is not None:
+            self.response_due += max(at - self.paused_at, timedelta(0))
+        self.status = CaseStatus.AWAITING_TRIAGE
+        self.open_request = None
+        self.paused_at = None
+        known = {d.document_id for d in self.documents}
+        self.documents += [d for d in documents if d.document_id not in known]
+        return True
+
+    def withdraw(self, *, at: datetime) -> bool:
+        """The partner withdrew: the case leaves every queue and no work goes on."""
+        if self.status in FINAL:
+            return False
+        self.status = CaseStatus.WITHDRAWN
+        self.withdrawn_at = at
+        return True
+
     def assign(self, *, clinician_id: str, by: str, at: datetime) -> None:
         if self.status not in {CaseStatus.ACCEPTED, CaseStatus.ASSIGNED}:
-            raise InvalidTransition(f"a case that is {self.status.value} cannot be assigned")
+            raise InvalidTransition(self.status, "assigned")
         self.status = CaseStatus.ASSIGNED
         self.assignments.append(
             Assignment(clinician_id=clinician_id, assigned_by=by, assigned_at=at)
@@ -137,17 +282,19 @@ class ReviewCase:
     def record_findings(self, findings: ClinicalFindings, *, by: str) -> None:
         self.ensure_assigned_to(by)
         if self.status is not CaseStatus.ASSIGNED:
-            raise InvalidTransition(f"findings cannot change once the case is {self.status.value}")
+            raise InvalidTransition(self.status, "given findings")
         self.findings = findings
 
     def complete(self, *, by: str, at: datetime) -> ClinicalFindings:
         self.ensure_assigned_to(by)
         if self.status is not CaseStatus.ASSIGNED:
-            raise InvalidTransition(f"a case that is {self.status.value} cannot be submitted")
+            raise InvalidTransition(self.status, "submitted")
         if self.findings is None:
-            raise InvalidTransition("record findings before submitting")
+            raise InvalidTransition(self.status, "submitted before findings are recorded")
         if not self.findings.lesions and self.service_requested == "full_report":
-            raise InvalidTransition("a full report needs at least one documented lesion")
+            raise InvalidTransition(
+                self.status, "submitted: a full report needs at least one documented lesion"
+            )
         self.status = CaseStatus.REVIEW_COMPLETED
         self.completed_at = at
         return self.findings

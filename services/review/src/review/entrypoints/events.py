@@ -7,4 +7,8 @@ from review.service import Review
 
 
 def event_handlers(review: Review) -> dict[str, EventHandler]:
-    return {"referral.submitted": review.on_referral_submitted}
+    return {
+        "referral.submitted": review.on_referral_submitted,
+        "referral.withdrawn": review.on_referral_withdrawn,
+        "referral.information_provided": review.on_information_provided,
+    }

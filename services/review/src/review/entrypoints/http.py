@@ -7,14 +7,30 @@ from collections.abc import Callable, Coroutine
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corroborate.auth import Principal, Role
-from corroborate.events.contracts import ClinicalFindings
-from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
+from corroborate.events.contracts import ClinicalFindings, DocumentReference
+from corroborate.http import (
+    ErrorAnswers,
+    FieldError,
+    InvalidFields,
+    answering,
+    problem_responses,
+    require_roles,
+)
 from corroborate.mongo import ConcurrencyConflict
-from review.domain.case import InvalidTransition, NotAssigned, ReviewCase
+from review.domain.case import (
+    CaseStatus,
+    Eligibility,
+    IneligibleForAcceptance,
+    InvalidTransition,
+    NotAssigned,
+    Outcome,
+    RemitBasis,
+    ReviewCase,
+)
 from review.service import NotFound, Review
 
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
@@ -61,16 +77,69 @@ class CaseView(BaseModel):
     service_requested: str
     risk_flags: list[str]
     received_at: datetime
+    response_due: datetime
     report_due: date | None
     clinician_id: str | None
     assignments: list[AssignmentView]
     findings: ClinicalFindings | None
+    documents: list[DocumentReference]
+    decisions: list[DecisionView]
+    open_request: uuid.UUID | None
 
 
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DecisionView(BaseModel):
+    outcome: Outcome
+    by: str
+    at: datetime
+    eligibility: EligibilityChecklist | None
 
-    outcome: Literal["accept"] = Field(description="The panel's outcome for the referral.")
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, hide_input_in_errors=True)
+
+
+class EligibilityChecklist(Strict):
+    within_remit: bool = Field(
+        description="Within remit: torture as the UN Convention defines it, or organised "
+        "group violence."
+    )
+    remit_basis: RemitBasis | None = None
+    material_to_claim: bool = Field(description="A report would be material to the claim.")
+    documents_sufficient: bool
+
+    def domain(self) -> Eligibility:
+        return Eligibility(
+            within_remit=self.within_remit,
+            remit_basis=self.remit_basis,
+            material_to_claim=self.material_to_claim,
+            documents_sufficient=self.documents_sufficient,
+        )
+
+
+class Accept(Strict):
+    outcome: Literal["accept"]
+    eligibility: EligibilityChecklist
+
+
+class Decline(Strict):
+    outcome: Literal["decline"]
+    eligibility: EligibilityChecklist | None = None
+    reason: Annotated[str, Field(min_length=3, max_length=2000, description="For the partner.")]
+
+
+class Waitlist(Strict):
+    outcome: Literal["waitlist"]
+    eligibility: EligibilityChecklist | None = None
+
+
+class RequestInformation(Strict):
+    outcome: Literal["request_information"]
+    question: Annotated[str, Field(min_length=3, max_length=2000, description="For the partner.")]
+
+
+Decision = Annotated[
+    Accept | Decline | Waitlist | RequestInformation, Field(discriminator="outcome")
+]
 
 
 class AssignmentRequest(BaseModel):
@@ -87,6 +156,7 @@ def _view(case: ReviewCase) -> CaseView:
         service_requested=case.service_requested,
         risk_flags=[f.value for f in case.risk_flags],
         received_at=case.received_at,
+        response_due=case.response_due,
         report_due=case.report_due,
         clinician_id=case.clinician_id,
         assignments=[
@@ -96,6 +166,24 @@ def _view(case: ReviewCase) -> CaseView:
             for a in case.assignments
         ],
         findings=case.findings,
+        documents=case.documents,
+        decisions=[
+            DecisionView(
+                outcome=d.outcome,
+                by=d.by,
+                at=d.at,
+                eligibility=None
+                if d.eligibility is None
+                else EligibilityChecklist(
+                    within_remit=d.eligibility.within_remit,
+                    remit_basis=d.eligibility.remit_basis,
+                    material_to_claim=d.eligibility.material_to_claim,
+                    documents_sufficient=d.eligibility.documents_sufficient,
+                ),
+            )
+            for d in case.decisions
+        ],
+        open_request=case.open_request,
     )
 
 
@@ -113,7 +201,14 @@ def build_router() -> APIRouter:
         responses=problem_responses(401, 403),
         summary="Referrals awaiting triage, most urgent first",
     )
-    async def triage_queue(caller: Coordinator, review: ReviewService) -> list[TriageItem]:
+    async def triage_queue(
+        caller: Coordinator,
+        review: ReviewService,
+        status_is: Annotated[
+            Literal["awaiting_triage", "waitlisted", "information_requested"],
+            Query(alias="status", description="Which undecided cases to list."),
+        ] = "awaiting_triage",
+    ) -> list[TriageItem]:
         return [
             TriageItem(
                 case_id=q.case.case_id,
@@ -124,7 +219,7 @@ def build_router() -> APIRouter:
                 urgency=q.urgency.score,
                 reasons=q.urgency.reasons,
             )
-            for q in await review.triage_queue()
+            for q in await review.triage_queue(status=CaseStatus(status_is))
         ]
 
     @router.post(
@@ -136,7 +231,26 @@ def build_router() -> APIRouter:
     async def decide(
         case_id: uuid.UUID, decision: Decision, caller: Coordinator, review: ReviewService
     ) -> CaseView:
-        return await _run(lambda: review.accept(caller=caller, case_id=case_id))
+        eligibility = getattr(decision, "eligibility", None)
+        message = getattr(decision, "reason", None) or getattr(decision, "question", None)
+        try:
+            return await _run(
+                lambda: review.decide(
+                    caller=caller,
+                    case_id=case_id,
+                    outcome=Outcome(decision.outcome),
+                    eligibility=eligibility.domain() if eligibility else None,
+                    message=message,
+                )
+            )
+        except IneligibleForAcceptance as exc:
+            raise InvalidFields(
+                "the eligibility checklist does not allow acceptance",
+                [
+                    FieldError(field=item.split(":")[0], rule="not_met", message=item)
+                    for item in exc.unmet
+                ],
+            ) from exc
 
     @router.post(
         "/cases/{case_id}/assignment",
