@@ -54,6 +54,8 @@ async def test_a_submitted_referral_reaches_triage_and_its_progress_returns(
 
     accepted = await review.post(f"/cases/{case_id}/decision", json=ACCEPT, headers=coordinator)
     assert accepted.status_code == 200, accepted.text
+    entry = {"name": "Dr Seven", "disciplines": ["physical"], "languages": ["ti"], "capacity": 3}
+    assert (await review.put("/roster/dr-7", json=entry, headers=coordinator)).status_code == 200
     assigned = await review.post(
         f"/cases/{case_id}/assignment", json={"clinician_id": "dr-7"}, headers=coordinator
     )

@@ -9,6 +9,8 @@ from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from review.adapters.repository import COLLECTION, CaseRepository
+from review.adapters.roster import COLLECTION as CLINICIANS
+from review.adapters.roster import Roster
 from review.entrypoints.events import event_handlers
 from review.entrypoints.http import build_router
 from review.service import PUBLISHES, Review, ReviewPolicy
@@ -29,6 +31,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
     )
     review = Review(
         cases=CaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
+        roster=Roster(runtime.collection(CLINICIANS), runtime.collection(COLLECTION)),
         policy=ReviewPolicy(
             triage_response_days=settings.triage_response_days,
             delivery_days=settings.delivery_days,

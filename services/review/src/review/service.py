@@ -29,7 +29,9 @@ from corroborate.events.contracts import (
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.events.errors import UnknownCase
 from review.adapters.repository import CaseRepository, StoredCase
+from review.adapters.roster import Roster
 from review.domain.case import CaseStatus, Eligibility, NotAssigned, Outcome, ReviewCase, Urgency
+from review.domain.roster import CaseNeeds, Clinician, Suggestion, disciplines_needed, suggest
 
 PRODUCER = "review"
 PUBLISHES = (
@@ -47,6 +49,10 @@ class NotFound(Exception):
     """No such case for this caller (a clinician sees only the cases assigned to them)."""
 
 
+class NotOnRoster(Exception):
+    """The clinician named is not on the roster, or has left."""
+
+
 @dataclass(frozen=True)
 class ReviewPolicy:
     triage_response_days: int = 7
@@ -60,8 +66,11 @@ class QueuedCase:
 
 
 class Review:
-    def __init__(self, *, cases: CaseRepository, policy: ReviewPolicy, keyring: KeyRing) -> None:
+    def __init__(
+        self, *, cases: CaseRepository, roster: Roster, policy: ReviewPolicy, keyring: KeyRing
+    ) -> None:
         self._cases = cases
+        self._roster = roster
         self._policy = policy
         self._keyring = keyring
 
@@ -92,6 +101,8 @@ class Review:
             correlation_id=envelope.correlation_id,
             urgent_dates=urgent_dates,
             rule_35_report=payload.detention.rule_35_report,
+            languages=list(payload.needs.languages) if payload.needs else [],
+            interpreter_needed=payload.needs.interpreter_needed if payload.needs else False,
         )
         acknowledged = self._event(
             ReferralAcknowledged(acknowledged_at=utc_now(), response_due=case.response_due.date()),
@@ -188,12 +199,43 @@ class Review:
         key = self._keyring.unwrap(stored.protected.wrapped_key)
         return seal_text(text, case_id=stored.case.case_id, key=key, purpose=purpose)
 
+    async def put_clinician(self, clinician: Clinician) -> Clinician:
+        await self._roster.put(clinician)
+        return clinician
+
+    async def roster(self) -> list[Clinician]:
+        return await self._roster.all()
+
+    async def suggestions(self, *, caller: Principal, case_id: uuid.UUID) -> list[Suggestion]:
+        """Every clinician still working, best fit first, with the reasons."""
+        case = (await self.get(caller=caller, case_id=case_id)).case
+        needs = CaseNeeds(
+            disciplines=disciplines_needed(case.service_requested),
+            languages=case.languages,
+            interpreter_needed=case.interpreter_needed,
+            report_due=case.report_due,
+        )
+        return suggest(
+            await self._roster.all(),
+            needs,
+            caseloads=await self._roster.caseloads(),
+            today=utc_now().date(),
+        )
+
     async def assign(
-        self, *, caller: Principal, case_id: uuid.UUID, clinician_id: str
+        self,
+        *,
+        caller: Principal,
+        case_id: uuid.UUID,
+        clinician_id: str,
+        reason: str | None = None,
     ) -> ReviewCase:
         case = (await self.get(caller=caller, case_id=case_id)).case
         now = utc_now()
-        case.assign(clinician_id=clinician_id, by=caller.subject, at=now)
+        case.assign(clinician_id=clinician_id, by=caller.subject, at=now, reason=reason)
+        clinician = await self._roster.get(clinician_id)
+        if clinician is None or not clinician.active:
+            raise NotOnRoster(f"clinician_id: {clinician_id} is not a working clinician")
         event = self._event(
             CaseAssigned(clinician_id=clinician_id, assigned_by=caller.subject, assigned_at=now),
             case,

@@ -55,8 +55,13 @@ def coordinator(bearer: Callable[..., Headers]) -> Headers:
 
 
 @pytest.fixture
-def clinician_id() -> str:
-    return f"dr-{secrets.token_hex(3)}"
+async def clinician_id(review: httpx.AsyncClient, coordinator: Headers) -> str:
+    """A clinician of this test's own, on the roster."""
+    clinician = f"dr-{secrets.token_hex(3)}"
+    entry = {"name": "Dr Test", "disciplines": ["physical", "psychological"], "capacity": 10}
+    added = await review.put(f"/roster/{clinician}", json=entry, headers=coordinator)
+    assert added.status_code == 200, added.text
+    return clinician
 
 
 @pytest.fixture

@@ -180,3 +180,80 @@ async def test_unknown_case_is_not_found(
     assert (await review.get(f"/cases/{missing}", headers=coordinator)).status_code == 404
     decided = await review.post(f"/cases/{missing}/decision", json=ACCEPT, headers=coordinator)
     assert decided.status_code == 404
+
+
+async def test_the_roster_ranks_clinicians_and_reassignment_keeps_the_history(
+    review: httpx.AsyncClient,
+    coordinator: Headers,
+    triaged: Callable[..., Awaitable[EventEnvelope]],
+) -> None:
+    suffix = str(uuid.uuid4())[:6]
+    both, physical, away = f"both-{suffix}", f"phys-{suffix}", f"away-{suffix}"
+    entries = {
+        both: {"name": "Dr Both", "disciplines": ["physical", "psychological"], "capacity": 5},
+        physical: {"name": "Dr Physical", "disciplines": ["physical"], "capacity": 5},
+        away: {
+            "name": "Dr Away",
+            "disciplines": ["physical", "psychological"],
+            "capacity": 5,
+            "unavailable_from": "2020-01-01",
+            "unavailable_until": "2099-01-01",
+        },
+    }
+    for clinician, entry in entries.items():
+        added = await review.put(f"/roster/{clinician}", json=entry, headers=coordinator)
+        assert added.status_code == 200, added.text
+    case = str((await triaged()).case_id)
+    assert (
+        await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
+    ).status_code == 200
+
+    ranked = (await review.get(f"/cases/{case}/suggestions", headers=coordinator)).json()
+    mine = [s for s in ranked if s["clinician_id"] in entries]
+    assert [s["clinician_id"] for s in mine] == [both, physical, away]
+    assert mine[2]["eligible"] is False
+    assert any("on leave" in r for r in mine[2]["reasons"])
+
+    first = await review.post(
+        f"/cases/{case}/assignment", json={"clinician_id": both}, headers=coordinator
+    )
+    assert first.status_code == 200
+    entries[both]["active"] = False  # Dr Both leaves the service
+    assert (
+        await review.put(f"/roster/{both}", json=entries[both], headers=coordinator)
+    ).status_code == 200
+    again = await review.post(
+        f"/cases/{case}/assignment", json={"clinician_id": both}, headers=coordinator
+    )
+    assert again.status_code == 409
+    stranger = await review.post(
+        f"/cases/{case}/assignment", json={"clinician_id": "nobody"}, headers=coordinator
+    )
+    assert stranger.status_code == 422
+    assert stranger.json()["errors"][0]["rule"] == "not_on_roster"
+    moved = await review.post(
+        f"/cases/{case}/assignment",
+        json={"clinician_id": physical, "reason": "Dr Both has left the service."},
+        headers=coordinator,
+    )
+    assert moved.status_code == 200, moved.text
+    history = moved.json()["assignments"]
+    assert [a["clinician_id"] for a in history] == [both, physical]
+    assert history[1]["reason"] == "Dr Both has left the service."
+
+
+async def test_a_roster_entry_with_a_backwards_leave_is_refused_by_field(
+    review: httpx.AsyncClient, coordinator: Headers, bearer: Callable[..., Headers]
+) -> None:
+    entry = {
+        "name": "Dr X",
+        "disciplines": ["physical"],
+        "capacity": 3,
+        "unavailable_from": "2026-05-01",
+        "unavailable_until": "2026-04-01",
+    }
+    refused = await review.put("/roster/dr-x", json=entry, headers=coordinator)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["unavailable_until"]
+    clinician = bearer(Role.CLINICIAN, sub="dr-x")
+    assert (await review.put("/roster/dr-x", json=entry, headers=clinician)).status_code == 403

@@ -20,6 +20,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from review.adapters.repository import CaseRepository, StoredCase
+from review.adapters.roster import Roster
 from review.domain.case import (
     CaseStatus,
     Eligibility,
@@ -28,6 +29,7 @@ from review.domain.case import (
     RemitBasis,
     ReviewCase,
 )
+from review.domain.roster import Clinician, Discipline
 from review.service import NotFound, Review, ReviewPolicy
 
 SEALED = SealedDetails(
@@ -64,6 +66,19 @@ class FakeCases:
         self.events.extend(events)
 
 
+class FakeRoster:
+    """Stands in for the roster collection: everyone asked about works here."""
+
+    async def get(self, clinician_id: str) -> Clinician:
+        return Clinician(
+            clinician_id=clinician_id,
+            name=clinician_id,
+            disciplines={Discipline.PHYSICAL},
+            languages=[],
+            capacity=5,
+        )
+
+
 @pytest.fixture
 def cases() -> FakeCases:
     return FakeCases()
@@ -72,7 +87,12 @@ def cases() -> FakeCases:
 @pytest.fixture
 def review(cases: FakeCases) -> Review:
     keyring = KeyRing(base64.b64encode(os.urandom(32)).decode())
-    return Review(cases=cast(CaseRepository, cases), policy=ReviewPolicy(), keyring=keyring)
+    return Review(
+        cases=cast(CaseRepository, cases),
+        roster=cast(Roster, FakeRoster()),
+        policy=ReviewPolicy(),
+        keyring=keyring,
+    )
 
 
 ELIGIBLE = Eligibility(

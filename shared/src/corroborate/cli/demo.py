@@ -191,6 +191,68 @@ async def _until(step: str, probe: Callable[[], Awaitable[Any]]) -> Any:
         await asyncio.sleep(POLL_SECONDS)
 
 
+async def _triage_and_assign(
+    http: httpx.AsyncClient,
+    review: str,
+    actors: Actors,
+    case_id: uuid.UUID,
+    report: Callable[[str], None],
+) -> None:
+    """The coordinator finds the referral in triage, accepts it, and assigns a clinician."""
+
+    async def in_triage() -> bool:
+        queue = _expect(
+            await http.get(f"{review}/triage", headers=actors.coordinator),
+            200,
+            "coordinator reads the triage queue",
+        )
+        return any(item["case_id"] == str(case_id) for item in queue)
+
+    await _until("the referral reaches triage", in_triage)
+    report("coordinator: referral is in the triage queue")
+    _expect(
+        await http.post(
+            f"{review}/cases/{case_id}/decision",
+            json=ACCEPT,
+            headers=actors.coordinator,
+        ),
+        200,
+        "coordinator accepts",
+    )
+    report("coordinator: accepted")
+    _expect(
+        await http.put(
+            f"{review}/roster/dr-clinician-1",
+            json={
+                "name": "Dr A. Clinician",
+                "disciplines": ["physical", "psychological"],
+                "languages": ["en", "ti"],
+                "capacity": 20,
+            },
+            headers=actors.coordinator,
+        ),
+        200,
+        "coordinator keeps the roster",
+    )
+    suggested = _expect(
+        await http.get(f"{review}/cases/{case_id}/suggestions", headers=actors.coordinator),
+        200,
+        "coordinator asks who fits",
+    )
+    best = suggested[0]
+    report(f"coordinator: best fit {best['clinician_id']} ({'; '.join(best['reasons'])})")
+    _expect(
+        await http.post(
+            f"{review}/cases/{case_id}/assignment",
+            json={"clinician_id": "dr-clinician-1"},
+            headers=actors.coordinator,
+        ),
+        200,
+        "coordinator assigns",
+    )
+    report("coordinator: assigned to dr-clinician-1")
+
+
 async def walk_skeleton(
     settings: Settings,
     *,
@@ -254,36 +316,7 @@ async def walk_skeleton(
         )
         report(f"partner: submitted, status {submitted['status']}")
 
-        async def in_triage() -> bool:
-            queue = _expect(
-                await http.get(f"{review}/triage", headers=actors.coordinator),
-                200,
-                "coordinator reads the triage queue",
-            )
-            return any(item["case_id"] == str(case_id) for item in queue)
-
-        await _until("the referral reaches triage", in_triage)
-        report("coordinator: referral is in the triage queue")
-        _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/decision",
-                json=ACCEPT,
-                headers=actors.coordinator,
-            ),
-            200,
-            "coordinator accepts",
-        )
-        report("coordinator: accepted")
-        _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/assignment",
-                json={"clinician_id": "dr-clinician-1"},
-                headers=actors.coordinator,
-            ),
-            200,
-            "coordinator assigns",
-        )
-        report("coordinator: assigned to dr-clinician-1")
+        await _triage_and_assign(http, review, actors, case_id, report)
 
         _expect(
             await http.put(

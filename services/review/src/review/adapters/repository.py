@@ -47,6 +47,7 @@ def _state(case: ReviewCase) -> Document:
                 "clinician_id": a.clinician_id,
                 "assigned_by": a.assigned_by,
                 "assigned_at": a.assigned_at,
+                "reason": a.reason,
             }
             for a in case.assignments
         ],
@@ -130,6 +131,8 @@ class CaseRepository:
                 "correlation_id": str(case.correlation_id),
                 "urgent_dates": {k: v.isoformat() for k, v in case.urgent_dates.items()},
                 "rule_35_report": case.rule_35_report,
+                "languages": case.languages,
+                "interpreter_needed": case.interpreter_needed,
                 "protected": protected.model_dump(),
                 **_state(case),
             },
@@ -197,6 +200,8 @@ def _load(raw: Document) -> ReviewCase:
         completed_at=raw.get("completed_at"),
         urgent_dates={k: date.fromisoformat(v) for k, v in raw.get("urgent_dates", {}).items()},
         rule_35_report=raw.get("rule_35_report"),
+        languages=raw.get("languages", []),
+        interpreter_needed=raw.get("interpreter_needed", False),
         decisions=[_decision_from_mongo(d) for d in raw.get("decisions", [])],
         open_request=uuid.UUID(raw["open_request"]) if raw.get("open_request") else None,
         paused_at=raw.get("paused_at"),

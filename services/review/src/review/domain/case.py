@@ -22,6 +22,8 @@ class CaseStatus(StrEnum):
 
 
 FINAL = frozenset({CaseStatus.DECLINED, CaseStatus.WITHDRAWN})
+# The statuses in which a case counts against its clinician's capacity.
+OPEN_CASELOAD = frozenset({CaseStatus.ASSIGNED})
 # Triage may decide a case that awaits it or waits for capacity.
 UNDECIDED = frozenset({CaseStatus.AWAITING_TRIAGE, CaseStatus.WAITLISTED})
 
@@ -116,6 +118,7 @@ class Assignment:
     clinician_id: str
     assigned_by: str
     assigned_at: datetime
+    reason: str | None = None
 
 
 @dataclass
@@ -140,6 +143,8 @@ class ReviewCase:
     findings: ClinicalFindings | None = None
     completed_at: datetime | None = None
     urgent_dates: dict[str, date] = field(default_factory=dict)
+    languages: list[str] = field(default_factory=list)
+    interpreter_needed: bool = False
     rule_35_report: bool | None = None
     decisions: list[TriageDecision] = field(default_factory=list)
     open_request: uuid.UUID | None = None
@@ -161,6 +166,8 @@ class ReviewCase:
         correlation_id: uuid.UUID,
         urgent_dates: dict[str, date] | None = None,
         rule_35_report: bool | None = None,
+        languages: list[str] | None = None,
+        interpreter_needed: bool = False,
     ) -> ReviewCase:
         return cls(
             case_id=case_id,
@@ -174,6 +181,8 @@ class ReviewCase:
             correlation_id=correlation_id,
             urgent_dates=dict(urgent_dates or {}),
             rule_35_report=rule_35_report,
+            languages=list(languages or []),
+            interpreter_needed=interpreter_needed,
         )
 
     @property
@@ -267,12 +276,17 @@ class ReviewCase:
         self.withdrawn_at = at
         return True
 
-    def assign(self, *, clinician_id: str, by: str, at: datetime) -> None:
+    def assign(
+        self, *, clinician_id: str, by: str, at: datetime, reason: str | None = None
+    ) -> None:
+        """Assign, or reassign (say, when a clinician leaves); earlier assignments are kept."""
         if self.status not in {CaseStatus.ACCEPTED, CaseStatus.ASSIGNED}:
             raise InvalidTransition(self.status, "assigned")
+        if self.clinician_id == clinician_id:
+            raise InvalidTransition(self.status, f"assigned to {clinician_id} again")
         self.status = CaseStatus.ASSIGNED
         self.assignments.append(
-            Assignment(clinician_id=clinician_id, assigned_by=by, assigned_at=at)
+            Assignment(clinician_id=clinician_id, assigned_by=by, assigned_at=at, reason=reason)
         )
 
     def ensure_assigned_to(self, clinician_id: str) -> None:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from corroborate.auth import Principal, Role
 from corroborate.events.contracts import ClinicalFindings, DocumentReference
@@ -31,11 +31,29 @@ from review.domain.case import (
     RemitBasis,
     ReviewCase,
 )
-from review.service import NotFound, Review
+from review.domain.roster import Clinician as RosterClinician
+from review.domain.roster import Discipline
+from review.service import NotFound, NotOnRoster, Review
 
 Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
 Clinician = Annotated[Principal, Depends(require_roles(Role.CLINICIAN))]
 CaseReader = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Role.CLINICIAN))]
+RosterKeeper = Annotated[Principal, Depends(require_roles(Role.COORDINATOR, Role.ADMIN))]
+
+
+class RosterEntry(BaseModel):
+    """A roster entry as sent; the clinician id is in the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    disciplines: list[Discipline]
+    languages: list[str] = []
+    capacity: int
+    senior: bool = False
+    active: bool = True
+    unavailable_from: date | None = None
+    unavailable_until: date | None = None
 
 
 def _review(request: Request) -> Review:
@@ -68,6 +86,7 @@ class AssignmentView(BaseModel):
     clinician_id: str
     assigned_by: str
     assigned_at: datetime
+    reason: str | None
 
 
 class CaseView(BaseModel):
@@ -146,6 +165,17 @@ class AssignmentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     clinician_id: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=3, max_length=500)] | None = Field(
+        default=None, description="Why, when reassigning (say, the clinician has left)."
+    )
+
+
+class SuggestionView(BaseModel):
+    clinician_id: str
+    name: str
+    score: int
+    eligible: bool
+    reasons: list[str]
 
 
 def _view(case: ReviewCase) -> CaseView:
@@ -161,7 +191,10 @@ def _view(case: ReviewCase) -> CaseView:
         clinician_id=case.clinician_id,
         assignments=[
             AssignmentView(
-                clinician_id=a.clinician_id, assigned_by=a.assigned_by, assigned_at=a.assigned_at
+                clinician_id=a.clinician_id,
+                assigned_by=a.assigned_by,
+                assigned_at=a.assigned_at,
+                reason=a.reason,
             )
             for a in case.assignments
         ],
@@ -261,9 +294,78 @@ def build_router() -> APIRouter:
     async def assign(
         case_id: uuid.UUID, body: AssignmentRequest, caller: Coordinator, review: ReviewService
     ) -> CaseView:
-        return await _run(
-            lambda: review.assign(caller=caller, case_id=case_id, clinician_id=body.clinician_id)
-        )
+        try:
+            return await _run(
+                lambda: review.assign(
+                    caller=caller,
+                    case_id=case_id,
+                    clinician_id=body.clinician_id,
+                    reason=body.reason,
+                )
+            )
+        except NotOnRoster as exc:
+            raise InvalidFields(
+                "no such clinician",
+                [FieldError(field="clinician_id", rule="not_on_roster", message=str(exc))],
+            ) from exc
+
+    @router.get(
+        "/cases/{case_id}/suggestions",
+        tags=["assignment"],
+        responses=problem_responses(401, 403, 404),
+        summary="Clinicians for this case, best fit first, each with the reasons",
+    )
+    async def suggestions(
+        case_id: uuid.UUID, caller: Coordinator, review: ReviewService
+    ) -> list[SuggestionView]:
+        with answering(ERRORS):
+            found = await review.suggestions(caller=caller, case_id=case_id)
+        return [
+            SuggestionView(
+                clinician_id=s.clinician_id,
+                name=s.name,
+                score=s.score,
+                eligible=s.eligible,
+                reasons=s.reasons,
+            )
+            for s in found
+        ]
+
+    @router.put(
+        "/roster/{clinician_id}",
+        tags=["roster"],
+        responses=problem_responses(401, 403, 422),
+        summary="Add a clinician to the roster or change their entry (leave, capacity, leaving)",
+    )
+    async def put_clinician(
+        clinician_id: str, body: RosterEntry, caller: RosterKeeper, review: ReviewService
+    ) -> RosterClinician:
+        try:
+            clinician = RosterClinician.model_validate(
+                {"clinician_id": clinician_id, **body.model_dump()}
+            )
+        except ValidationError as exc:
+            raise InvalidFields(
+                f"{exc.error_count()} field(s) invalid",
+                [
+                    FieldError(
+                        field=".".join(str(p) for p in e["loc"]),
+                        rule=e["type"],
+                        message=e["msg"],
+                    )
+                    for e in exc.errors(include_input=False)
+                ],
+            ) from exc
+        return await review.put_clinician(clinician)
+
+    @router.get(
+        "/roster",
+        tags=["roster"],
+        responses=problem_responses(401, 403),
+        summary="Every clinician on the roster",
+    )
+    async def roster(caller: RosterKeeper, review: ReviewService) -> list[RosterClinician]:
+        return await review.roster()
 
     @router.get(
         "/cases/mine",
