@@ -150,7 +150,7 @@ async def test_referral_reaches_an_issued_report_the_partner_can_download(
     assert f"Page 1 of {len(pages)}" in text
     assert CANARY in text  # the report itself names the survivor; nothing else may
     assert "Dr A. Clinician" in text  # the clinician by name, as their token gives it
-    assert "peer review" not in text.lower()  # none happened, so the report claims none
+    assert "clinical peer review: dr b. senior" in text.lower()  # the approving senior
 
     # The event trail: each event once, in order, the submission's correlation id throughout.
     await asyncio.sleep(1.0)
@@ -161,6 +161,7 @@ async def test_referral_reaches_an_issued_report_the_partner_can_download(
         "referral.acknowledged",
         "referral.accepted",
         "case.assigned",
+        "appointment.booked",
         "review.completed",
         "report.issued",
     ]

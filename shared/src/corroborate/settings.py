@@ -80,6 +80,15 @@ class Settings(BaseSettings):
     delivery_days: int = Field(
         default=150, gt=0, description="Days from acceptance to the report (about five months)."
     )
+    no_appointment_days: int = Field(
+        default=28, gt=0, description="Days after acceptance with no appointment before escalating."
+    )
+    report_due_soon_days: int = Field(
+        default=14, gt=0, description="Days before the report is due to warn that it is close."
+    )
+    deadline_poll_seconds: float = Field(
+        default=60.0, gt=0, description="How often review looks for deadlines at risk."
+    )
 
     prefetch: int = Field(default=16, gt=0, le=1000)
     delivery_limit: int = Field(default=10, gt=0, le=1000)

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aio_pika
@@ -61,6 +62,7 @@ def referral_submitted(
     service: ServiceRequested = ServiceRequested.FULL_REPORT,
     risk_flags: Sequence[RiskFlag] = (),
     producer: str = "intake",
+    submitted_at: datetime | None = None,
 ) -> EventEnvelope:
     """A ``referral.submitted`` as intake sends it, the details sealed with a fresh case key."""
     case_id = case_id or uuid.uuid4()
@@ -74,7 +76,7 @@ def referral_submitted(
         risk_flags=list(risk_flags),
         consent_to_anonymised_use=True,
         documents=[],
-        submitted_at=utc_now(),
+        submitted_at=submitted_at or utc_now(),
     )
     return new_event(
         payload=payload,

@@ -42,10 +42,18 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.events.errors import UnknownCase
+from corroborate.evidence import (
+    HEAD_BYTES,
+    IMAGE_TYPES,
+    ContentType,
+    content_check,
+    detect_type,
+)
+from corroborate.images import WORKING_COPY_TYPE, reencode_without_metadata, stripper_for
 from corroborate.links import DownloadLinks, SignedLink
 from corroborate.storage import ObjectStore
+from corroborate.uploads import checked_stream, limited, prepend, read_head
 from corroborate.vocab import vocabulary
-from intake.adapters.images import WORKING_COPY_TYPE, reencode_without_metadata, stripper_for
 from intake.adapters.repository import ListFilter, ReferralRepository, StoredReferral
 from intake.domain.details import (
     IDENTITY_PATHS,
@@ -53,14 +61,6 @@ from intake.domain.details import (
     age_band,
     check_draft,
     merge_patch,
-)
-from intake.domain.evidence import (
-    HEAD_BYTES,
-    IMAGE_TYPES,
-    ContentRefused,
-    ContentType,
-    content_check,
-    detect_type,
 )
 from intake.domain.referral import (
     DocumentKind,
@@ -108,10 +108,6 @@ class DocumentRejected(Exception):
 
 class DocumentTypeRefused(DocumentRejected):
     """The bytes are not one of the allowed document types."""
-
-
-class DocumentTooLarge(DocumentRejected):
-    """The upload passed the size limit while streaming."""
 
 
 class UploadInterrupted(DocumentRejected):
@@ -350,7 +346,7 @@ class Intake:
             earlier = next((d for d in referral.documents if d.document_id == document_id), None)
             if earlier is not None:
                 return Replayed(await self._same_document(earlier, kind, body), True)
-        head, rest = await _read_head(body, HEAD_BYTES)
+        head, rest = await read_head(body, HEAD_BYTES)
         content_type = detect_type(head)
         if content_type is None:
             raise DocumentTypeRefused(
@@ -359,7 +355,7 @@ class Intake:
             )
         data_key = self._keyring.unwrap(stored.wrapped_key)
         prefix = f"cases/{case_id}/documents/{document_id}"
-        checked = _checked(_prepend(head, rest), content_check(content_type), self._max_bytes)
+        checked = checked_stream(prepend(head, rest), content_check(content_type), self._max_bytes)
         original = await self._store.put_encrypted_from(
             bucket=self._bucket, key=f"{prefix}/original", chunks=checked, data_key=data_key
         )
@@ -421,7 +417,7 @@ class Intake:
     ) -> DocumentRecord:
         """A retried upload: the body must be the same file as the one recorded."""
         digest = hashlib.sha256()
-        async for piece in _limited(body, self._max_bytes):
+        async for piece in limited(body, self._max_bytes):
             digest.update(piece)
         if (digest.hexdigest(), kind) != (earlier.sha256, earlier.kind):
             raise IdempotencyKeyReused("document")
@@ -788,41 +784,5 @@ def _reference(d: DocumentRecord) -> DocumentReference:
     )
 
 
-async def _read_head(body: AsyncIterator[bytes], size: int) -> tuple[bytes, AsyncIterator[bytes]]:
-    head = b""
-    async for piece in body:
-        head += piece
-        if len(head) >= size:
-            break
-    return head, body
-
-
-async def _prepend(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    if head:
-        yield head
-    async for piece in rest:
-        yield piece
-
-
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
-
-
-async def _limited(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
-    total = 0
-    async for piece in chunks:
-        total += len(piece)
-        if total > limit:
-            raise DocumentTooLarge(f"file: larger than the limit of {limit} bytes")
-        yield piece
-
-
-async def _checked(chunks: AsyncIterator[bytes], check: Any, limit: int) -> AsyncIterator[bytes]:
-    """The body as it streams, refused the moment it is too large or is not what it claims."""
-    try:
-        async for piece in _limited(chunks, limit):
-            check.feed(piece)
-            yield piece
-        check.finish()
-    except ContentRefused as exc:
-        raise DocumentTypeRefused(str(exc)) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -66,6 +67,20 @@ async def test_a_submitted_referral_reaches_triage_and_its_progress_returns(
         return bool(view["status"] == "in_assessment")
 
     await wait_until(partner_sees_assessment, what="status in_assessment at intake")
+    day = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
+    booked = await review.post(
+        f"/cases/{case_id}/appointments",
+        json={"on": day, "remote": True},
+        headers=coordinator,
+    )
+    assert booked.status_code == 201, booked.text
+
+    async def partner_sees_appointment() -> dict[str, Any] | None:
+        view: dict[str, Any] = (await intake.get(f"/referrals/{case_id}", headers=partner)).json()
+        return view if view["status"] == "appointment_booked" else None
+
+    view = await wait_until(partner_sees_appointment, what="appointment booked at intake")
+    assert view["deadline"] == day
 
 
 async def _submitted(

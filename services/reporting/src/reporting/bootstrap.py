@@ -11,6 +11,8 @@ from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
+from reporting.adapters.operations import COLLECTION as DEADLINES
+from reporting.adapters.operations import DeadlineLog
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
 from reporting.entrypoints.events import event_handlers
 from reporting.entrypoints.http import build_router
@@ -37,6 +39,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
         reviews=LegalReviewRepository(
             runtime.collection(COLLECTION), on_events=runtime.relay.notify
         ),
+        deadlines=DeadlineLog(runtime.collection(DEADLINES)),
         keyring=runtime.keyring,
         store=runtime.store,
         reports_bucket=settings.bucket_name(REPORTS),

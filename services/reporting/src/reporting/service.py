@@ -8,10 +8,17 @@ from dataclasses import dataclass
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
-from corroborate.events.contracts import CASE_EVENTS, ReportIssued, ReviewCompleted, open_details
+from corroborate.events.contracts import (
+    CASE_EVENTS,
+    CaseEscalated,
+    ReportIssued,
+    ReviewCompleted,
+    open_details,
+)
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.links import DownloadLinks, SignedLink
 from corroborate.storage import ObjectStore
+from reporting.adapters.operations import DeadlineLog
 from reporting.adapters.pdf import render_pdf
 from reporting.adapters.repository import LegalReviewRepository, StoredReview
 from reporting.domain.legal_review import LegalReview, ReportVersion
@@ -47,7 +54,9 @@ class Reporting:
         store: ObjectStore,
         reports_bucket: str,
         links: DownloadLinks,
+        deadlines: DeadlineLog,
     ) -> None:
+        self._deadlines = deadlines
         self._reviews = reviews
         self._keyring = keyring
         self._store = store
@@ -56,6 +65,11 @@ class Reporting:
 
     async def prepare(self) -> None:
         await self._reviews.ensure_indexes()
+
+    async def on_case_escalated(self, envelope: EventEnvelope, payload: object) -> None:
+        """Kept for the managers' operational statistics (deadlines at risk or missed)."""
+        assert isinstance(payload, CaseEscalated)
+        await self._deadlines.record(envelope, payload)
 
     async def on_review_completed(self, envelope: EventEnvelope, payload: object) -> None:
         assert isinstance(payload, ReviewCompleted)

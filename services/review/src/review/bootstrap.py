@@ -13,6 +13,7 @@ from review.adapters.roster import COLLECTION as CLINICIANS
 from review.adapters.roster import Roster
 from review.entrypoints.events import event_handlers
 from review.entrypoints.http import build_router
+from review.entrypoints.timers import DeadlineWatch
 from review.service import PUBLISHES, Review, ReviewPolicy
 
 SERVICE = "review"
@@ -35,8 +36,12 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
         policy=ReviewPolicy(
             triage_response_days=settings.triage_response_days,
             delivery_days=settings.delivery_days,
+            no_appointment_days=settings.no_appointment_days,
+            report_due_soon_days=settings.report_due_soon_days,
         ),
         keyring=runtime.keyring,
+        store=runtime.store,
+        photographs_bucket=settings.bucket_name(PHOTOGRAPHS),
     )
     runtime.subscribe(event_handlers(review))
     runtime.publishes(*PUBLISHES)
@@ -47,14 +52,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
     runtime, review = build(settings)
+    deadlines = DeadlineWatch(review, poll_seconds=settings.deadline_poll_seconds)
     return service_app(
         runtime=runtime,
         title=TITLE,
         version=VERSION,
-        summary="Triage, clinician assignment, Istanbul Protocol findings.",
+        summary="Triage, clinician assignment, Istanbul Protocol findings, clinical peer review.",
         prepare=review.prepare,
         router=build_router(),
-        state={"review": review},
+        state={"review": review, "deadlines": deadlines},
+        workers=[deadlines],
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,7 +15,9 @@ from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
+    AppointmentBooked,
     CaseAssigned,
+    CaseEscalated,
     ClinicalFindings,
     InformationProvided,
     InformationRequested,
@@ -23,18 +27,38 @@ from corroborate.events.contracts import (
     ReferralSubmitted,
     ReferralWaitlisted,
     ReferralWithdrawn,
+    ReportChangesRequested,
     ReviewCompleted,
+    SealedText,
+    open_details,
+    open_text,
     seal_text,
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.events.errors import UnknownCase
+from corroborate.evidence import HEAD_BYTES, IMAGE_TYPES, content_check, detect_type
+from corroborate.mongo import ConcurrencyConflict
+from corroborate.storage import ObjectStore
+from corroborate.uploads import checked_stream, prepend, read_head
 from review.adapters.repository import CaseRepository, StoredCase
 from review.adapters.roster import Roster
-from review.domain.case import CaseStatus, Eligibility, NotAssigned, Outcome, ReviewCase, Urgency
+from review.domain.assessment import Photograph
+from review.domain.case import (
+    AssessmentRuleBroken,
+    CaseStatus,
+    Eligibility,
+    NotAssigned,
+    Outcome,
+    ReviewCase,
+    Risk,
+    Urgency,
+)
 from review.domain.roster import CaseNeeds, Clinician, Suggestion, disciplines_needed, suggest
 
 PRODUCER = "review"
 PUBLISHES = (
+    "case.escalated",
+    "appointment.booked",
     "referral.acknowledged",
     "referral.accepted",
     "referral.declined",
@@ -53,10 +77,16 @@ class NotOnRoster(Exception):
     """The clinician named is not on the roster, or has left."""
 
 
+class PhotographRefused(Exception):
+    """Not a photograph (judged from its bytes); nothing was stored."""
+
+
 @dataclass(frozen=True)
 class ReviewPolicy:
     triage_response_days: int = 7
     delivery_days: int = 150  # the common five-month clock from acceptance
+    no_appointment_days: int = 28
+    report_due_soon_days: int = 14
 
 
 @dataclass(frozen=True)
@@ -67,15 +97,27 @@ class QueuedCase:
 
 class Review:
     def __init__(
-        self, *, cases: CaseRepository, roster: Roster, policy: ReviewPolicy, keyring: KeyRing
+        self,
+        *,
+        cases: CaseRepository,
+        roster: Roster,
+        policy: ReviewPolicy,
+        keyring: KeyRing,
+        store: ObjectStore,
+        photographs_bucket: str,
+        max_photo_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         self._cases = cases
         self._roster = roster
         self._policy = policy
         self._keyring = keyring
+        self._store = store
+        self._photographs = photographs_bucket
+        self._max_photo_bytes = max_photo_bytes
 
     async def prepare(self) -> None:
         await self._cases.ensure_indexes()
+        await self._store.ensure_bucket(self._photographs, versioned=True)
 
     async def on_referral_submitted(self, envelope: EventEnvelope, payload: object) -> None:
         """Open the triage item and acknowledge it, with the date a response is due."""
@@ -103,6 +145,11 @@ class Review:
             rule_35_report=payload.detention.rule_35_report,
             languages=list(payload.needs.languages) if payload.needs else [],
             interpreter_needed=payload.needs.interpreter_needed if payload.needs else False,
+            question_count=len(
+                open_details(
+                    payload.protected, case_id=envelope.case_id, keyring=self._keyring
+                ).questions
+            ),
         )
         acknowledged = self._event(
             ReferralAcknowledged(acknowledged_at=utc_now(), response_due=case.response_due.date()),
@@ -243,36 +290,242 @@ class Review:
         await self._cases.save(case, events=[event])
         return case
 
-    async def record_findings(
-        self, *, caller: Principal, case_id: uuid.UUID, findings: ClinicalFindings
+    # --- the assessment ------------------------------------------------------------------------
+
+    async def book_appointment(
+        self,
+        *,
+        caller: Principal,
+        case_id: uuid.UUID,
+        on: date,
+        remote: bool,
+        interpreter_language: str | None,
     ) -> ReviewCase:
         case = (await self.get(caller=caller, case_id=case_id)).case
-        case.record_findings(findings, by=caller.subject)
-        await self._cases.save(case, events=[])
-        return case
-
-    async def complete(self, *, caller: Principal, case_id: uuid.UUID) -> ReviewCase:
-        stored = await self.get(caller=caller, case_id=case_id)
-        case = stored.case
         now = utc_now()
-        findings = case.complete(by=caller.subject, at=now)
+        appointment = case.book_appointment(
+            on=on,
+            remote=remote,
+            interpreter_language=interpreter_language,
+            by=caller.subject,
+            at=now,
+        )
         event = self._event(
-            ReviewCompleted(
-                reference=case.reference,
-                organisation=case.organisation,
-                protected=stored.protected,
-                clinician_id=caller.subject,
-                clinician_name=caller.display_name,
-                approved_by=None,  # clinical peer review is not yet part of the workflow
-                completed_at=now,
-                report_due=case.report_due,
-                findings=findings,
-                documents=case.documents,
+            AppointmentBooked(
+                appointment_id=appointment.appointment_id,
+                appointment_on=on,
+                remote=remote,
+                booked_at=now,
             ),
             case,
         )
         await self._cases.save(case, events=[event])
         return case
+
+    async def record_consent(
+        self,
+        *,
+        caller: Principal,
+        case_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        examination: bool | None,
+        photography: bool | None,
+    ) -> ReviewCase:
+        case = (await self.get(caller=caller, case_id=case_id)).case
+        case.record_consent(
+            appointment_id=appointment_id,
+            examination=examination,
+            photography=photography,
+            by=caller.subject,
+            at=utc_now(),
+        )
+        await self._cases.save(case, events=[])
+        return case
+
+    async def add_photograph(
+        self,
+        *,
+        caller: Principal,
+        case_id: uuid.UUID,
+        appointment_id: uuid.UUID,
+        body: AsyncIterator[bytes],
+    ) -> Photograph:
+        """Store a photograph, encrypted, only if the survivor consented to photography at that
+        appointment; its type is decided from its bytes."""
+        stored = await self.get(caller=caller, case_id=case_id)
+        case = stored.case
+        case.ensure_photography_allowed(appointment_id=appointment_id, by=caller.subject)
+        head, rest = await read_head(body, HEAD_BYTES)
+        content_type = detect_type(head)
+        if content_type not in IMAGE_TYPES:
+            raise PhotographRefused(
+                "file: a photograph must be JPEG, PNG, HEIC/HEIF or TIFF, judged from its bytes"
+            )
+        photograph_id = uuid.uuid4()
+        key = f"cases/{case_id}/photographs/{photograph_id}"
+        written = await self._store.put_encrypted_from(
+            bucket=self._photographs,
+            key=key,
+            chunks=checked_stream(
+                prepend(head, rest), content_check(content_type), self._max_photo_bytes
+            ),
+            data_key=self._keyring.unwrap(stored.protected.wrapped_key),
+        )
+        photograph = Photograph(
+            photograph_id=photograph_id,
+            appointment_id=appointment_id,
+            sha256=written.sha256,
+            size=written.size,
+            content_type=content_type.value,
+            object_key=key,
+            taken_by=caller.subject,
+            received_at=utc_now(),
+        )
+        case.add_photograph(photograph)
+        try:
+            await self._cases.save(case, events=[])
+        except BaseException:
+            await self._store.remove(
+                bucket=self._photographs, key=key, version_id=written.version_id
+            )
+            raise
+        return photograph
+
+    async def record_findings(
+        self, *, caller: Principal, case_id: uuid.UUID, findings: ClinicalFindings
+    ) -> ReviewCase:
+        """Save the draft as a new version. Identity stays out of it: the report adds the
+        survivor's details itself, so a draft that names them is refused."""
+        stored = await self.get(caller=caller, case_id=case_id)
+        self._refuse_identity(stored, findings)
+        stored.case.record_findings(findings, by=caller.subject, at=utc_now())
+        await self._cases.save(stored.case, events=[])
+        return stored.case
+
+    def _refuse_identity(self, stored: StoredCase, findings: ClinicalFindings) -> None:
+        protected = open_details(
+            stored.protected, case_id=stored.case.case_id, keyring=self._keyring
+        )
+        identifying = [protected.full_name, *protected.other_names]
+        identifying += [
+            value
+            for value in (
+                protected.home_office_reference,
+                protected.date_of_birth.isoformat() if protected.date_of_birth else None,
+            )
+            if value
+        ]
+        for path, text in findings.free_text():
+            lowered = text.casefold()
+            if any(value.casefold() in lowered for value in identifying if len(value) >= 3):
+                raise AssessmentRuleBroken(
+                    f"{path}: names the survivor or their reference; the report adds identity "
+                    "itself, so findings must not"
+                )
+
+    async def submit(self, *, caller: Principal, case_id: uuid.UUID) -> ReviewCase:
+        """The clinician sends the draft to clinical peer review."""
+        case = (await self.get(caller=caller, case_id=case_id)).case
+        case.submit_for_peer_review(by=caller.subject, at=utc_now())
+        await self._cases.save(case, events=[])
+        return case
+
+    async def peer_review_queue(self, *, caller: Principal) -> list[ReviewCase]:
+        """Drafts awaiting a senior clinician, oldest first; never the caller's own."""
+        waiting = await self._cases.in_status(CaseStatus.IN_PEER_REVIEW, limit=500)
+        return [c for c in waiting if c.clinician_id != caller.subject]
+
+    async def peer_review(
+        self, *, caller: Principal, case_id: uuid.UUID, approve: bool, comments: str
+    ) -> ReviewCase:
+        """Approval emits ``review.completed`` with what the report needs; a return sends the
+        draft back to its clinician with the comments."""
+        stored = await self.get(caller=caller, case_id=case_id)
+        case = stored.case
+        now = utc_now()
+        findings = case.peer_review(approve=approve, by=caller.subject, at=now, comments=comments)
+        events: list[EventEnvelope] = []
+        if findings is not None:
+            assert case.clinician_id is not None
+            author = await self._roster.get(case.clinician_id)
+            reviewer = await self._roster.get(caller.subject)
+            events.append(
+                self._event(
+                    ReviewCompleted(
+                        reference=case.reference,
+                        organisation=case.organisation,
+                        protected=stored.protected,
+                        clinician_id=case.clinician_id,
+                        clinician_name=author.name if author else case.clinician_id,
+                        approved_by=reviewer.name if reviewer else caller.display_name,
+                        completed_at=now,
+                        report_due=case.report_due,
+                        findings=findings,
+                        documents=case.documents,
+                    ),
+                    case,
+                )
+            )
+        await self._cases.save(case, events=events)
+        return case
+
+    async def on_changes_requested(self, envelope: EventEnvelope, payload: object) -> None:
+        """Legal review sends the draft back: the same clinician reopens it, with the comments."""
+        assert isinstance(payload, ReportChangesRequested)
+        stored = await self._cases.get(envelope.case_id)
+        if stored is None:
+            raise UnknownCase(f"no case {envelope.case_id}")
+        stored.case.legal_changes_requested(
+            by=payload.requested_by,
+            at=payload.requested_at,
+            sealed_comments=payload.comments.model_dump_json(),
+        )
+        await self._cases.save(stored.case, events=[], processed_event=envelope.event_id)
+
+    def open_legal_comments(self, case: ReviewCase, sealed: str) -> str:
+        return open_text(
+            SealedText.model_validate_json(sealed),
+            case_id=case.case_id,
+            keyring=self._keyring,
+            purpose="legal-comments",
+        )
+
+    # --- deadlines -------------------------------------------------------------------------------
+
+    def risks(self, case: ReviewCase, *, now: datetime) -> list[Risk]:
+        return case.risks(
+            now=now,
+            no_appointment_days=self._policy.no_appointment_days,
+            due_soon_days=self._policy.report_due_soon_days,
+        )
+
+    async def at_risk(self) -> list[tuple[ReviewCase, list[Risk]]]:
+        """Every active case with a deadline at risk or missed, most overdue first."""
+        now = utc_now()
+        found = [(c, self.risks(c, now=now)) for c in await self._cases.active(limit=5000)]
+        at_risk = [(c, r) for c, r in found if r]
+        return sorted(at_risk, key=lambda item: min(r.due for r in item[1]))
+
+    async def escalate_due(self) -> int:
+        """Emit ``case.escalated`` once per case and kind whose deadline is at risk or missed;
+        the record of what was raised is saved with the event, so a restart raises nothing
+        twice."""
+        raised = 0
+        now = utc_now()
+        for case in await self._cases.active(limit=5000):
+            new = [risk for risk in self.risks(case, now=now) if case.escalate(risk)]
+            if not new:
+                continue
+            events = [
+                self._event(CaseEscalated(kind=r.kind, due=r.due, detected_at=now), case)
+                for r in new
+            ]
+            try:
+                await self._cases.save(case, events=events)
+            except ConcurrencyConflict:
+                continue  # changed meanwhile: the next pass looks again
+            raised += len(new)
+        return raised
 
     @staticmethod
     def _event(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from corroborate.auth import Role
+from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     ProtectedDetails,
@@ -26,6 +27,10 @@ from review.bootstrap import create_app
 SURVIVOR_NAME = "Selam Canary-Haile"
 Headers = dict[str, str]
 Spy = Callable[..., Awaitable[dict[str, bytes]]]
+Build = Callable[..., EventEnvelope]
+Publish = Callable[[EventEnvelope], Awaitable[None]]
+Find = Callable[[str], Awaitable[dict[str, Any] | None]]
+WaitUntil = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture
@@ -110,3 +115,83 @@ def in_triage(
         return next((i for i in response.json() if i["case_id"] == case_id), None)
 
     return find
+
+
+@pytest.fixture
+async def senior(
+    review: httpx.AsyncClient, coordinator: Headers, bearer: Callable[..., Headers]
+) -> Headers:
+    """A senior clinician of this test's own, on the roster."""
+    senior_id = f"senior-{secrets.token_hex(3)}"
+    entry = {
+        "name": "Dr Senior",
+        "disciplines": ["physical", "psychological"],
+        "capacity": 5,
+        "senior": True,
+    }
+    added = await review.put(f"/roster/{senior_id}", json=entry, headers=coordinator)
+    assert added.status_code == 200, added.text
+    return bearer(Role.SENIOR_CLINICIAN, sub=senior_id)
+
+
+@pytest.fixture
+def examined(
+    review: httpx.AsyncClient, coordinator: Headers, clinician: Headers
+) -> Callable[[str], Awaitable[str]]:
+    """Book an appointment for an assigned case and record consent to the examination and to
+    photography; returns the appointment id."""
+
+    async def make(case_id: str) -> str:
+        booked = await review.post(
+            f"/cases/{case_id}/appointments",
+            json={
+                "on": datetime.now(UTC).date().isoformat(),
+                "remote": False,
+                "interpreter_language": "ti",
+            },
+            headers=coordinator,
+        )
+        assert booked.status_code == 201, booked.text
+        appointment: str = booked.json()["appointments"][-1]["appointment_id"]
+        consent = await review.put(
+            f"/cases/{case_id}/appointments/{appointment}/consent",
+            json={"examination": True, "photography": True},
+            headers=clinician,
+        )
+        assert consent.status_code == 200, consent.text
+        return appointment
+
+    return make
+
+
+@pytest.fixture
+def triaged(
+    submitted_event: Build, publish: Publish, in_triage: Find, wait_until: WaitUntil
+) -> Callable[..., Awaitable[EventEnvelope]]:
+    async def make(service: str = "full_report") -> EventEnvelope:
+        event = submitted_event(service=service)
+        await publish(event)
+        await wait_until(lambda: in_triage(str(event.case_id)), what="in triage")
+        return event
+
+    return make
+
+
+@pytest.fixture
+def assigned(
+    review: httpx.AsyncClient,
+    coordinator: Headers,
+    clinician_id: str,
+    triaged: Callable[..., Awaitable[EventEnvelope]],
+) -> Callable[..., Awaitable[EventEnvelope]]:
+    async def make(service: str = "full_report") -> EventEnvelope:
+        event = await triaged(service)
+        case = event.case_id
+        decided = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
+        assert decided.status_code == 200, decided.text
+        body = {"clinician_id": clinician_id}
+        given = await review.post(f"/cases/{case}/assignment", json=body, headers=coordinator)
+        assert given.status_code == 200, given.text
+        return event
+
+    return make

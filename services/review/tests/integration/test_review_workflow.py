@@ -27,39 +27,6 @@ Spy = Callable[..., Awaitable[dict[str, bytes]]]
 FindingsBody = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture
-def triaged(
-    submitted_event: Build, publish: Publish, in_triage: Find, wait_until: WaitUntil
-) -> Callable[..., Awaitable[EventEnvelope]]:
-    async def make(service: str = "full_report") -> EventEnvelope:
-        event = submitted_event(service=service)
-        await publish(event)
-        await wait_until(lambda: in_triage(str(event.case_id)), what="in triage")
-        return event
-
-    return make
-
-
-@pytest.fixture
-def assigned(
-    review: httpx.AsyncClient,
-    coordinator: Headers,
-    clinician_id: str,
-    triaged: Callable[..., Awaitable[EventEnvelope]],
-) -> Callable[..., Awaitable[EventEnvelope]]:
-    async def make(service: str = "full_report") -> EventEnvelope:
-        event = await triaged(service)
-        case = event.case_id
-        decided = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
-        assert decided.status_code == 200, decided.text
-        body = {"clinician_id": clinician_id}
-        given = await review.post(f"/cases/{case}/assignment", json=body, headers=coordinator)
-        assert given.status_code == 200, given.text
-        return event
-
-    return make
-
-
 async def test_the_full_review_emits_accepted_assigned_and_completed(
     review: httpx.AsyncClient,
     coordinator: Headers,
@@ -70,6 +37,8 @@ async def test_the_full_review_emits_accepted_assigned_and_completed(
     spy: Spy,
     keyring: KeyRing,
     survivor_name: str,
+    examined: Callable[[str], Awaitable[str]],
+    senior: Headers,
 ) -> None:
     event = await triaged()
     case = str(event.case_id)
@@ -79,8 +48,12 @@ async def test_the_full_review_emits_accepted_assigned_and_completed(
         f"/cases/{case}/assignment", json={"clinician_id": clinician_id}, headers=coordinator
     )
     mine = await review.get("/cases/mine", headers=clinician)
+    await examined(case)
     recorded = await review.put(f"/cases/{case}/findings", json=findings_body(), headers=clinician)
     done = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
+    approved = await review.post(
+        f"/cases/{case}/peer-review", json={"verdict": "approve"}, headers=senior
+    )
 
     assert decided.json()["status"] == "accepted"
     assert decided.json()["report_due"] is not None
@@ -88,7 +61,9 @@ async def test_the_full_review_emits_accepted_assigned_and_completed(
     assert [c["case_id"] for c in mine.json()] == [case]
     assert recorded.json()["findings"]["lesions"][0]["consistency"] == "highly_consistent_with"
     assert done.status_code == 200, done.text
-    assert done.json()["status"] == "review_completed"
+    assert done.json()["status"] == "in_peer_review"
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "review_completed"
 
     emitted = await spy(case, {"referral.accepted", "case.assigned", "review.completed"})
     envelopes = {t: json.loads(body) for t, body in emitted.items()}
@@ -97,6 +72,8 @@ async def test_the_full_review_emits_accepted_assigned_and_completed(
     assert envelopes["case.assigned"]["payload"]["clinician_id"] == clinician_id
     completed = envelopes["review.completed"]["payload"]
     assert completed["reference"] == event.payload["reference"]
+    assert completed["clinician_name"] == "Dr Test"
+    assert completed["approved_by"] == "Dr Senior"
     assert completed["findings"]["lesions"][0]["region"] == "upper_back"
     for body in emitted.values():
         assert survivor_name.encode() not in body
@@ -161,14 +138,19 @@ async def test_steps_out_of_order_are_conflicts(
     case = str((await assigned()).case_id)
     again = await review.post(f"/cases/{case}/decision", json=ACCEPT, headers=coordinator)
     unrecorded = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
-    no_lesion = findings_body(lesions=[])
+    no_lesion = findings_body(lesions=[], answers=[])
     await review.put(f"/cases/{case}/findings", json=no_lesion, headers=clinician)
-    lesionless = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
+    incomplete = await review.post(f"/cases/{case}/findings/submit", headers=clinician)
 
     assert again.status_code == 409
+    assert again.json()["detail"] == "the case is assigned: it cannot be accepted"
     assert unrecorded.status_code == 409
-    assert lesionless.status_code == 409
-    assert "at least one documented lesion" in lesionless.json()["detail"]
+    assert incomplete.status_code == 422
+    assert [(e["field"], e["rule"]) for e in incomplete.json()["errors"]] == [
+        ("lesions", "required_for_peer_review"),
+        ("answers", "required_for_peer_review"),
+        ("appointments", "required_for_peer_review"),
+    ]
     view = (await review.get(f"/cases/{case}", headers=coordinator)).json()
     assert view["status"] == "assigned"
 

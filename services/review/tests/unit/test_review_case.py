@@ -11,12 +11,15 @@ import pytest
 from corroborate.cli.demo import sample_findings
 from corroborate.events.contracts import ClinicalFindings, RiskFlag
 from review.domain.case import (
+    AssessmentRuleBroken,
     CaseStatus,
+    DraftIncomplete,
     Eligibility,
     IneligibleForAcceptance,
     InvalidTransition,
     NotAssigned,
     Outcome,
+    PhotographyRefused,
     RemitBasis,
     ReviewCase,
 )
@@ -121,63 +124,150 @@ def test_reassignment_hands_the_case_to_the_new_clinician() -> None:
     assert case.clinician_id == "dr-2"
     assert [a.clinician_id for a in case.assignments] == ["dr-1", "dr-2"]
     with pytest.raises(NotAssigned):
-        case.record_findings(_findings(), by="dr-1")
+        case.record_findings(_findings(), by="dr-1", at=T0)
 
 
-# --- findings and completion -----------------------------------------------------------------
+# --- the assessment, the draft and peer review ------------------------------------------------
+
+
+def _examined(clinician: str = "dr-1", service: str = "full_report") -> ReviewCase:
+    """Assigned, with an appointment at which the survivor consented to the examination."""
+    case = _assigned(clinician, service)
+    appointment = case.book_appointment(
+        on=T0.date(), remote=False, interpreter_language="ti", by="coordinator-1", at=T0
+    )
+    case.record_consent(
+        appointment_id=appointment.appointment_id,
+        examination=True,
+        photography=False,
+        by=clinician,
+        at=T0,
+    )
+    return case
 
 
 def test_only_the_assigned_clinician_records_findings() -> None:
     case = _assigned("dr-1")
     with pytest.raises(NotAssigned):
-        case.record_findings(_findings(), by="dr-2")
+        case.record_findings(_findings(), by="dr-2", at=T0)
     assert case.findings is None
-    case.record_findings(_findings(), by="dr-1")
+    case.record_findings(_findings(), by="dr-1", at=T0)
     assert case.findings is not None
     assert case.findings.lesions[0].region == "upper_back"
 
 
 def test_findings_cannot_be_recorded_before_assignment() -> None:
-    case = _case()
     with pytest.raises(NotAssigned):
-        case.record_findings(_findings(), by="dr-1")
+        _case().record_findings(_findings(), by="dr-1", at=T0)
 
 
-def test_submission_needs_findings_first() -> None:
-    with pytest.raises(InvalidTransition, match="submitted before findings are recorded"):
-        _assigned().complete(by="dr-1", at=T0)
-
-
-def test_a_full_report_needs_at_least_one_lesion() -> None:
+def test_each_save_is_a_version_that_says_what_changed() -> None:
     case = _assigned()
-    case.record_findings(_findings(lesions=[]), by="dr-1")
-    with pytest.raises(InvalidTransition, match="at least one documented lesion"):
-        case.complete(by="dr-1", at=T0)
+    case.record_findings(_findings(), by="dr-1", at=T0)
+    lesions = [*_findings().model_dump()["lesions"], _findings().model_dump()["lesions"][0]]
+    case.record_findings(
+        _findings(lesions=lesions, conclusions="Changed."), by="dr-1", at=T0 + timedelta(hours=1)
+    )
+    assert [v.number for v in case.versions] == [1, 2]
+    assert case.versions[0].changed == ["(first version)"]
+    assert case.versions[1].changed == ["lesions.2", "conclusions"]
+
+
+def test_an_answer_to_a_question_not_asked_is_refused() -> None:
+    case = _assigned()
+    wrong = _findings(answers=[{"question": 2, "answer": "An answer to nothing."}])
+    with pytest.raises(AssessmentRuleBroken, match=r"answers.0.question: .* 1 question"):
+        case.record_findings(wrong, by="dr-1", at=T0)
+
+
+def test_the_draft_goes_to_peer_review_only_when_complete() -> None:
+    with pytest.raises(InvalidTransition, match="submitted before findings are recorded"):
+        _assigned().submit_for_peer_review(by="dr-1", at=T0)
+    case = _assigned()
+    case.record_findings(_findings(lesions=[], answers=[]), by="dr-1", at=T0)
+    with pytest.raises(DraftIncomplete) as refused:
+        case.submit_for_peer_review(by="dr-1", at=T0)
+    assert [m.split(":")[0] for m in refused.value.missing] == [
+        "lesions",
+        "answers",
+        "appointments",
+    ]
     assert case.status is CaseStatus.ASSIGNED
 
 
 def test_a_psychological_report_may_have_no_lesions() -> None:
-    case = _assigned(service="psychological_report")
-    case.record_findings(_findings(lesions=[]), by="dr-1")
-    findings = case.complete(by="dr-1", at=T0)
-    assert findings.lesions == []
-    assert case.status is CaseStatus.REVIEW_COMPLETED
+    case = _examined(service="psychological_report")
+    case.record_findings(_findings(lesions=[]), by="dr-1", at=T0)
+    case.submit_for_peer_review(by="dr-1", at=T0)
+    assert case.status is CaseStatus.IN_PEER_REVIEW
 
 
-def test_completion_is_by_the_assigned_clinician_and_final() -> None:
-    case = _assigned()
-    case.record_findings(_findings(), by="dr-1")
-    with pytest.raises(NotAssigned):
-        case.complete(by="dr-2", at=T0)
+def test_peer_review_can_return_the_draft_and_then_approve_it() -> None:
+    case = _examined()
+    case.record_findings(_findings(), by="dr-1", at=T0)
+    case.submit_for_peer_review(by="dr-1", at=T0)
+    with pytest.raises(InvalidTransition, match="by its own author"):
+        case.peer_review(approve=True, by="dr-1", at=T0, comments="")
+    assert case.peer_review(approve=False, by="dr-senior", at=T0, comments="Measure it.") is None
+    assert case.status is CaseStatus.ASSIGNED
+    case.record_findings(_findings(conclusions="Measured."), by="dr-1", at=T0)
+    case.submit_for_peer_review(by="dr-1", at=T0)
     at = T0 + timedelta(days=20)
-    case.complete(by="dr-1", at=at)
-    assert (case.status, case.completed_at) == (CaseStatus.REVIEW_COMPLETED, at)
-    with pytest.raises(InvalidTransition, match="cannot be submitted"):
-        case.complete(by="dr-1", at=at)
+    approved = case.peer_review(approve=True, by="dr-senior", at=at, comments="Good.")
+    assert approved is not None
+    assert approved.conclusions == "Measured."
+    assert (case.status, case.completed_at, case.approved_by) == (
+        CaseStatus.REVIEW_COMPLETED,
+        at,
+        "dr-senior",
+    )
+    assert [n.verdict.value for n in case.notes] == ["returned", "approved"]
     with pytest.raises(InvalidTransition, match="cannot be given findings"):
-        case.record_findings(_findings(interpretation="changed"), by="dr-1")
+        case.record_findings(_findings(interpretation="changed"), by="dr-1", at=at)
     with pytest.raises(InvalidTransition):
         case.assign(clinician_id="dr-2", by="coordinator-1", at=at)
+
+
+def test_changes_requested_by_legal_reopen_the_draft_for_the_same_clinician() -> None:
+    case = _examined()
+    case.record_findings(_findings(), by="dr-1", at=T0)
+    case.submit_for_peer_review(by="dr-1", at=T0)
+    case.peer_review(approve=True, by="dr-senior", at=T0, comments="")
+    assert case.legal_changes_requested(by="legal-1", at=T0, sealed_comments="sealed") is True
+    assert (case.status, case.clinician_id, case.approved_by) == (
+        CaseStatus.ASSIGNED,
+        "dr-1",
+        None,
+    )
+    assert case.legal_changes_requested(by="legal-1", at=T0, sealed_comments="again") is False
+
+
+def test_photographs_need_consent_to_photography_at_that_appointment() -> None:
+    case = _examined()
+    appointment = case.appointments[0]
+    with pytest.raises(PhotographyRefused):
+        case.ensure_photography_allowed(appointment_id=appointment.appointment_id, by="dr-1")
+    case.record_consent(
+        appointment_id=appointment.appointment_id,
+        examination=None,
+        photography=True,
+        by="dr-1",
+        at=T0,
+    )
+    case.ensure_photography_allowed(appointment_id=appointment.appointment_id, by="dr-1")
+    assert appointment.examination_consent is not None
+    assert appointment.examination_consent.given is True  # left as it was
+
+
+def test_an_appointment_in_the_past_is_refused() -> None:
+    with pytest.raises(AssessmentRuleBroken, match=r"^on: "):
+        _assigned().book_appointment(
+            on=T0.date() - timedelta(days=1),
+            remote=True,
+            interpreter_language=None,
+            by="c-1",
+            at=T0,
+        )
 
 
 # --- triage outcomes ---------------------------------------------------------------------------
@@ -244,7 +334,7 @@ def test_withdrawal_stops_everything() -> None:
     assert case.withdraw(at=T0) is True
     assert case.status is CaseStatus.WITHDRAWN
     with pytest.raises(InvalidTransition, match="is withdrawn"):
-        case.record_findings(_findings(), by="dr-1")
+        case.record_findings(_findings(), by="dr-1", at=T0)
     with pytest.raises(InvalidTransition, match="is withdrawn"):
         case.assign(clinician_id="dr-2", by="c-1", at=T0)
 

@@ -11,14 +11,13 @@ from typing import Any, cast
 import pytest
 
 from corroborate.auth import Principal, Role
-from corroborate.cli.demo import sample_findings
 from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.events.contracts import (
-    ClinicalFindings,
     RiskFlag,
     SealedDetails,
 )
 from corroborate.events.envelope import EventEnvelope
+from corroborate.storage import ObjectStore
 from review.adapters.repository import CaseRepository, StoredCase
 from review.adapters.roster import Roster
 from review.domain.case import (
@@ -92,6 +91,8 @@ def review(cases: FakeCases) -> Review:
         roster=cast(Roster, FakeRoster()),
         policy=ReviewPolicy(),
         keyring=keyring,
+        store=cast(ObjectStore, object()),  # these steps store no object
+        photographs_bucket="unused",
     )
 
 
@@ -166,26 +167,28 @@ async def test_each_step_emits_its_event_with_the_referral_correlation_id(
     review: Review, cases: FakeCases
 ) -> None:
     case = _add(cases)
-    clinician = Principal(subject="dr-1", role=Role.CLINICIAN)
-    findings = ClinicalFindings.model_validate(sample_findings())
 
     await _accept(review, case)
     await review.assign(caller=COORDINATOR, case_id=case.case_id, clinician_id="dr-1")
-    await review.record_findings(caller=clinician, case_id=case.case_id, findings=findings)
-    await review.complete(caller=clinician, case_id=case.case_id)
+    await review.book_appointment(
+        caller=COORDINATOR,
+        case_id=case.case_id,
+        on=datetime.now(UTC).date(),
+        remote=True,
+        interpreter_language="ti",
+    )
 
     assert [e.type for e in cases.events] == [
         "referral.accepted",
         "case.assigned",
-        "review.completed",
+        "appointment.booked",
     ]
     assert {e.correlation_id for e in cases.events} == {case.correlation_id}
     assert {e.case_id for e in cases.events} == {case.case_id}
-    completed: dict[str, Any] = cases.events[-1].payload
-    assert completed["protected"] == SEALED.model_dump(mode="json")
-    assert completed["findings"]["lesions"][0]["region"] == "upper_back"
-    assert completed["clinician_id"] == "dr-1"
     assert cases.events[0].payload["report_due"] == str(case.report_due)
+    booked: dict[str, Any] = cases.events[-1].payload
+    assert booked["remote"] is True
+    assert booked["appointment_id"] == str(case.appointments[0].appointment_id)
 
 
 async def test_a_refused_step_emits_nothing(review: Review, cases: FakeCases) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from corroborate.auth import Role, issue_token
 from corroborate.settings import Settings
@@ -114,7 +116,31 @@ def sample_findings() -> dict[str, Any]:
         "interpretation": "The pattern of parallel linear scars is highly consistent with the "
         "beatings described.",
         "conclusions": "The physical findings support the account given.",
+        "history": "Reports detention for four months in 2023 with repeated beatings.",
+        "physical_symptoms": "Pain across the upper back when lifting.",
+        "psychological": {
+            "symptoms": ["intrusive memories", "sleep disturbance"],
+            "diagnoses": [{"code": "6B40", "label": "Post-traumatic stress disorder"}],
+            "instruments": [
+                {"instrument": "PCL-5", "score": 58, "interpretation": "probable PTSD"}
+            ],
+            "assessment": "Presentation typical of a survivor of repeated detention violence.",
+        },
+        "answers": [
+            {
+                "question": 1,
+                "answer": "Yes: the scars are highly consistent with the beatings described.",
+            }
+        ],
     }
+
+
+def sample_photograph() -> bytes:
+    """A small PNG standing in for a clinical photograph."""
+    image = Image.new("RGB", (120, 80), (196, 150, 120))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def minimal_pdf(text: str) -> bytes:
@@ -167,6 +193,7 @@ class Actors:
         self.partner = token(Role.PARTNER, "solicitor-1", organisation)
         self.coordinator = token(Role.COORDINATOR, "coordinator-1")
         self.clinician = token(Role.CLINICIAN, "dr-clinician-1", name="Dr A. Clinician")
+        self.senior = token(Role.SENIOR_CLINICIAN, "dr-senior-1", name="Dr B. Senior")
         self.legal = token(Role.LEGAL, "legal-1")
 
 
@@ -253,6 +280,95 @@ async def _triage_and_assign(
     report("coordinator: assigned to dr-clinician-1")
 
 
+async def _assess(
+    http: httpx.AsyncClient,
+    review: str,
+    actors: Actors,
+    case_id: uuid.UUID,
+    report: Callable[[str], None],
+) -> None:
+    """An appointment with consents, a photograph, the findings, and clinical peer review."""
+    booked = _expect(
+        await http.post(
+            f"{review}/cases/{case_id}/appointments",
+            json={
+                "on": datetime.now(UTC).date().isoformat(),
+                "remote": False,
+                "interpreter_language": "ti",
+            },
+            headers=actors.coordinator,
+        ),
+        201,
+        "coordinator books an appointment",
+    )
+    appointment = booked["appointments"][-1]["appointment_id"]
+    _expect(
+        await http.put(
+            f"{review}/cases/{case_id}/appointments/{appointment}/consent",
+            json={"examination": True, "photography": True},
+            headers=actors.clinician,
+        ),
+        200,
+        "clinician records consent",
+    )
+    photo = _expect(
+        await http.post(
+            f"{review}/cases/{case_id}/photographs",
+            params={"appointment_id": appointment},
+            content=sample_photograph(),
+            headers=actors.clinician,
+        ),
+        201,
+        "clinician attaches a photograph",
+    )
+    findings = sample_findings()
+    findings["photographs"] = [
+        {
+            "photograph_id": photo["photograph_id"],
+            "sha256": photo["sha256"],
+            "lesion": 1,
+            "caption": "Upper back, with scale",
+        }
+    ]
+    _expect(
+        await http.put(
+            f"{review}/cases/{case_id}/findings", json=findings, headers=actors.clinician
+        ),
+        200,
+        "clinician records findings",
+    )
+    _expect(
+        await http.post(f"{review}/cases/{case_id}/findings/submit", headers=actors.clinician),
+        200,
+        "clinician submits for peer review",
+    )
+    report("clinician: appointment, consents, photograph, findings (1 lesion), submitted")
+    _expect(
+        await http.put(
+            f"{review}/roster/dr-senior-1",
+            json={
+                "name": "Dr B. Senior",
+                "disciplines": ["physical", "psychological"],
+                "capacity": 5,
+                "senior": True,
+            },
+            headers=actors.coordinator,
+        ),
+        200,
+        "coordinator adds the senior clinician",
+    )
+    _expect(
+        await http.post(
+            f"{review}/cases/{case_id}/peer-review",
+            json={"verdict": "approve", "comments": "Sound and complete."},
+            headers=actors.senior,
+        ),
+        200,
+        "senior clinician approves",
+    )
+    report("senior clinician: approved in peer review")
+
+
 async def walk_skeleton(
     settings: Settings,
     *,
@@ -318,21 +434,7 @@ async def walk_skeleton(
 
         await _triage_and_assign(http, review, actors, case_id, report)
 
-        _expect(
-            await http.put(
-                f"{review}/cases/{case_id}/findings",
-                json=sample_findings(),
-                headers=actors.clinician,
-            ),
-            200,
-            "clinician records findings",
-        )
-        _expect(
-            await http.post(f"{review}/cases/{case_id}/findings/submit", headers=actors.clinician),
-            200,
-            "clinician submits",
-        )
-        report("clinician: findings recorded and submitted (1 lesion)")
+        await _assess(http, review, actors, case_id, report)
 
         async def in_legal_review() -> bool:
             response = await http.get(f"{reporting}/legal-reviews/{case_id}", headers=actors.legal)

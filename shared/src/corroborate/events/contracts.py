@@ -268,11 +268,89 @@ class Lesion(Contract):
     consistency: ConsistencyLevel
 
 
+Icd11Code = Annotated[
+    str,
+    Field(
+        pattern=r"^[1-9A-HJ-NP-Z][A-HJ-NP-Z][0-9A-HJ-NP-Z]{2}(\.[0-9A-HJ-NP-Z]{1,2})?$",
+        description="An ICD-11 code, e.g. 6B40 (post-traumatic stress disorder)",
+    ),
+]
+ClinicalText = Annotated[str, Field(max_length=20_000)]
+
+
+class Diagnosis(Contract):
+    code: Icd11Code
+    label: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class InstrumentScore(Contract):
+    """A psychometric instrument and the score it gave (e.g. PCL-5: 58)."""
+
+    instrument: Annotated[str, Field(min_length=1, max_length=100)]
+    score: Annotated[float, Field(ge=0)]
+    interpretation: Annotated[str, Field(max_length=500)] = ""
+
+
+class PsychologicalFindings(Contract):
+    symptoms: list[Annotated[str, Field(min_length=1, max_length=300)]] = []
+    diagnoses: list[Diagnosis] = []
+    instruments: list[InstrumentScore] = []
+    assessment: ClinicalText = ""
+
+
+class QuestionAnswer(Contract):
+    """The clinician's answer to one question of the letter of instruction, by its number."""
+
+    question: Annotated[int, Field(ge=1, description="1 for the first question, and so on")]
+    answer: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
+class PhotographReference(Contract):
+    """A photograph taken with consent, stored encrypted by review, with its hash."""
+
+    photograph_id: uuid.UUID
+    sha256: Sha256Hex
+    lesion: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="The lesion it shows, numbered from 1 as in the table."
+    )
+    caption: Annotated[str, Field(max_length=300)] = ""
+
+
 class ClinicalFindings(Contract):
+    """The clinician's draft, structured per the Istanbul Protocol."""
+
     lesions: list[Lesion]
     overall_consistency: ConsistencyLevel
-    interpretation: str
-    conclusions: str
+    interpretation: ClinicalText
+    conclusions: ClinicalText
+    history: ClinicalText = ""
+    physical_symptoms: ClinicalText = ""
+    psychological: PsychologicalFindings | None = None
+    answers: list[QuestionAnswer] = []
+    photographs: list[PhotographReference] = []
+
+    def free_text(self) -> list[tuple[str, str]]:
+        """Every free-text field with its path, to check what a draft says."""
+        texts = [
+            ("interpretation", self.interpretation),
+            ("conclusions", self.conclusions),
+            ("history", self.history),
+            ("physical_symptoms", self.physical_symptoms),
+        ]
+        for i, lesion in enumerate(self.lesions):
+            texts += [
+                (f"lesions.{i}.description", lesion.description),
+                (f"lesions.{i}.attributed_cause", lesion.attributed_cause),
+            ]
+        texts += [(f"answers.{i}.answer", a.answer) for i, a in enumerate(self.answers)]
+        texts += [(f"photographs.{i}.caption", p.caption) for i, p in enumerate(self.photographs)]
+        if self.psychological is not None:
+            texts.append(("psychological.assessment", self.psychological.assessment))
+            texts += [
+                (f"psychological.symptoms.{i}", symptom)
+                for i, symptom in enumerate(self.psychological.symptoms)
+            ]
+        return texts
 
 
 class ReviewCompleted(Contract):
@@ -286,6 +364,29 @@ class ReviewCompleted(Contract):
     report_due: date | None
     findings: ClinicalFindings
     documents: list[DocumentReference]
+
+
+class ReportChangesRequested(Contract):
+    """Legal review sends the draft back to its clinician, with comments (sealed)."""
+
+    comments: SealedText
+    requested_by: str
+    requested_at: datetime
+
+
+class EscalationKind(StrEnum):
+    TRIAGE_OVERDUE = "triage_overdue"
+    NO_APPOINTMENT = "no_appointment"
+    REPORT_DUE_SOON = "report_due_soon"
+    REPORT_OVERDUE = "report_overdue"
+
+
+class CaseEscalated(Contract):
+    """A deadline is at risk or missed; emitted once per kind and case."""
+
+    kind: EscalationKind
+    due: date
+    detected_at: datetime
 
 
 class ReportIssued(Contract):
@@ -312,6 +413,8 @@ def _build() -> EventRegistry:
     registry.register("referral.waitlisted", 1, ReferralWaitlisted)
     registry.register("referral.withdrawn", 1, ReferralWithdrawn)
     registry.register("appointment.booked", 1, AppointmentBooked)
+    registry.register("report.changes_requested", 1, ReportChangesRequested)
+    registry.register("case.escalated", 1, CaseEscalated)
     return registry
 
 

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from corroborate.auth import Principal, Role
 from corroborate.crypto import DecryptionError
+from corroborate.evidence import ContentRefused
 from corroborate.http import (
     CorrelationId,
     ErrorAnswers,
@@ -26,6 +27,7 @@ from corroborate.http import (
 )
 from corroborate.mongo import ConcurrencyConflict
 from corroborate.storage import IntegrityError
+from corroborate.uploads import UploadTooLarge
 from intake.adapters.repository import InvalidCursor
 from intake.domain.referral import (
     DocumentKind,
@@ -36,7 +38,6 @@ from intake.domain.referral import (
     SubmissionIncomplete,
 )
 from intake.service import (
-    DocumentTooLarge,
     DocumentTypeRefused,
     DocumentUnreadable,
     DraftInvalid,
@@ -64,7 +65,8 @@ ERRORS: ErrorAnswers = {
     InvalidTransition: (status.HTTP_409_CONFLICT, None),
     ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the referral changed; reload and retry"),
     DocumentTypeRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
-    DocumentTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, None),
+    UploadTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, None),
+    ContentRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
     UploadInterrupted: (status.HTTP_400_BAD_REQUEST, None),
     IntegrityError: (
         status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -7,4 +7,7 @@ from reporting.service import Reporting
 
 
 def event_handlers(reporting: Reporting) -> dict[str, EventHandler]:
-    return {"review.completed": reporting.on_review_completed}
+    return {
+        "review.completed": reporting.on_review_completed,
+        "case.escalated": reporting.on_case_escalated,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -16,7 +17,17 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import AggregateCollection, Document
+from review.domain.assessment import (
+    Appointment,
+    ConsentRecord,
+    DraftVersion,
+    Photograph,
+    ReviewerVerdict,
+    ReviewNote,
+)
 from review.domain.case import (
+    IN_DELIVERY,
+    OPEN_CASELOAD,
     Assignment,
     CaseStatus,
     Eligibility,
@@ -59,7 +70,77 @@ def _state(case: ReviewCase) -> Document:
         "paused_at": case.paused_at,
         "withdrawn_at": case.withdrawn_at,
         "documents": [d.model_dump(mode="json") for d in case.documents],
+        "question_count": case.question_count,
+        "appointments": [_appointment_to_mongo(a) for a in case.appointments],
+        "photographs": [
+            asdict(p)
+            | {"photograph_id": str(p.photograph_id), "appointment_id": str(p.appointment_id)}
+            for p in case.photographs
+        ],
+        "versions": [
+            {
+                "number": v.number,
+                "findings": v.findings.model_dump(mode="json"),
+                "saved_by": v.saved_by,
+                "saved_at": v.saved_at,
+                "changed": v.changed,
+            }
+            for v in case.versions
+        ],
+        "notes": [
+            {
+                "verdict": n.verdict.value,
+                "by": n.by,
+                "at": n.at,
+                "draft_version": n.draft_version,
+                "comments": n.comments,
+            }
+            for n in case.notes
+        ],
+        "submitted_at": case.submitted_at,
+        "approved_by": case.approved_by,
+        "escalations": case.escalations,
     }
+
+
+def _consent_to_mongo(c: ConsentRecord | None) -> Document | None:
+    return (
+        None
+        if c is None
+        else {"given": c.given, "recorded_by": c.recorded_by, "recorded_at": c.recorded_at}
+    )
+
+
+def _consent_from_mongo(raw: Document | None) -> ConsentRecord | None:
+    return (
+        None if raw is None else ConsentRecord(raw["given"], raw["recorded_by"], raw["recorded_at"])
+    )
+
+
+def _appointment_to_mongo(a: Appointment) -> Document:
+    return {
+        "appointment_id": str(a.appointment_id),
+        "on": a.on.isoformat(),
+        "remote": a.remote,
+        "interpreter_language": a.interpreter_language,
+        "booked_by": a.booked_by,
+        "booked_at": a.booked_at,
+        "examination_consent": _consent_to_mongo(a.examination_consent),
+        "photography_consent": _consent_to_mongo(a.photography_consent),
+    }
+
+
+def _appointment_from_mongo(raw: Document) -> Appointment:
+    return Appointment(
+        appointment_id=uuid.UUID(raw["appointment_id"]),
+        on=date.fromisoformat(raw["on"]),
+        remote=raw["remote"],
+        interpreter_language=raw.get("interpreter_language"),
+        booked_by=raw["booked_by"],
+        booked_at=raw["booked_at"],
+        examination_consent=_consent_from_mongo(raw.get("examination_consent")),
+        photography_consent=_consent_from_mongo(raw.get("photography_consent")),
+    )
 
 
 def _decision_to_mongo(d: TriageDecision) -> Document:
@@ -155,9 +236,25 @@ class CaseRepository:
         )
         return [_load(raw) async for raw in cursor]
 
+    async def active(self, *, limit: int) -> list[ReviewCase]:
+        """Cases whose deadlines can still be at risk: undecided or being delivered."""
+        statuses = [CaseStatus.AWAITING_TRIAGE, *IN_DELIVERY]
+        cursor = self._collection.find(
+            {"status": {"$in": [s.value for s in statuses]}}, {"outbox": 0, "protected": 0}
+        ).limit(limit)
+        return [_load(raw) async for raw in cursor]
+
+    async def in_status(self, status: CaseStatus, *, limit: int) -> list[ReviewCase]:
+        cursor = (
+            self._collection.find({"status": status.value}, {"outbox": 0, "protected": 0})
+            .sort("submitted_at", 1)
+            .limit(limit)
+        )
+        return [_load(raw) async for raw in cursor]
+
     async def assigned_to(self, clinician_id: str, *, limit: int) -> list[ReviewCase]:
         cursor = self._collection.find(
-            {"clinician_id": clinician_id, "status": CaseStatus.ASSIGNED.value},
+            {"clinician_id": clinician_id, "status": {"$in": [s.value for s in OPEN_CASELOAD]}},
             {"outbox": 0, "protected": 0},
         ).limit(limit)
         return [_load(raw) async for raw in cursor]
@@ -206,4 +303,39 @@ def _load(raw: Document) -> ReviewCase:
         open_request=uuid.UUID(raw["open_request"]) if raw.get("open_request") else None,
         paused_at=raw.get("paused_at"),
         withdrawn_at=raw.get("withdrawn_at"),
+        question_count=raw.get("question_count", 1),
+        appointments=[_appointment_from_mongo(a) for a in raw.get("appointments", [])],
+        photographs=[
+            Photograph(
+                **{
+                    **p,
+                    "photograph_id": uuid.UUID(p["photograph_id"]),
+                    "appointment_id": uuid.UUID(p["appointment_id"]),
+                }
+            )
+            for p in raw.get("photographs", [])
+        ],
+        versions=[
+            DraftVersion(
+                number=v["number"],
+                findings=ClinicalFindings.model_validate(v["findings"]),
+                saved_by=v["saved_by"],
+                saved_at=v["saved_at"],
+                changed=v["changed"],
+            )
+            for v in raw.get("versions", [])
+        ],
+        notes=[
+            ReviewNote(
+                verdict=ReviewerVerdict(n["verdict"]),
+                by=n["by"],
+                at=n["at"],
+                draft_version=n["draft_version"],
+                comments=n["comments"],
+            )
+            for n in raw.get("notes", [])
+        ],
+        submitted_at=raw.get("submitted_at"),
+        approved_by=raw.get("approved_by"),
+        escalations=raw.get("escalations", []),
     )

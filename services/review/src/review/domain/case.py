@@ -7,7 +7,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from corroborate.events.contracts import ClinicalFindings, DocumentReference, RiskFlag
+from corroborate.events.contracts import (
+    ClinicalFindings,
+    DocumentReference,
+    EscalationKind,
+    RiskFlag,
+)
+from review.domain.assessment import (
+    Appointment,
+    ConsentRecord,
+    DraftVersion,
+    Photograph,
+    ReviewerVerdict,
+    ReviewNote,
+    changed_fields,
+)
 
 
 class CaseStatus(StrEnum):
@@ -17,13 +31,16 @@ class CaseStatus(StrEnum):
     DECLINED = "declined"
     ACCEPTED = "accepted"
     ASSIGNED = "assigned"
+    IN_PEER_REVIEW = "in_peer_review"
     REVIEW_COMPLETED = "review_completed"
     WITHDRAWN = "withdrawn"
 
 
 FINAL = frozenset({CaseStatus.DECLINED, CaseStatus.WITHDRAWN})
 # The statuses in which a case counts against its clinician's capacity.
-OPEN_CASELOAD = frozenset({CaseStatus.ASSIGNED})
+OPEN_CASELOAD = frozenset({CaseStatus.ASSIGNED, CaseStatus.IN_PEER_REVIEW})
+# Accepted and not yet through clinical review: the report's clock is running here.
+IN_DELIVERY = frozenset({CaseStatus.ACCEPTED, CaseStatus.ASSIGNED, CaseStatus.IN_PEER_REVIEW})
 # Triage may decide a case that awaits it or waits for capacity.
 UNDECIDED = frozenset({CaseStatus.AWAITING_TRIAGE, CaseStatus.WAITLISTED})
 
@@ -93,6 +110,22 @@ class NotAssigned(Exception):
     """Only the clinician assigned to a case may work on it."""
 
 
+class AssessmentRuleBroken(Exception):
+    """Input that breaks a rule of the assessment record; the message starts with the field."""
+
+
+class PhotographyRefused(Exception):
+    """No consent to photography is recorded for the appointment."""
+
+
+class DraftIncomplete(Exception):
+    """The draft cannot go to peer review yet; ``missing`` lists every item."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__("; ".join(missing))
+        self.missing = missing
+
+
 # Weights for the triage queue; each flag also shows as a reason beside the case.
 URGENCY_WEIGHTS: dict[RiskFlag, int] = {
     RiskFlag.SUICIDE_OR_SELF_HARM_RISK: 50,
@@ -105,6 +138,14 @@ URGENCY_WEIGHTS: dict[RiskFlag, int] = {
 WAITING_POINTS_PER_DAY = 2
 # A hearing or removal this close makes a case urgent: (within days, points).
 DATE_PRESSURE = ((14, 40), (28, 20))
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A deadline at risk or missed: what kind, and the date it is (or was) due."""
+
+    kind: EscalationKind
+    due: date
 
 
 @dataclass(frozen=True)
@@ -150,6 +191,14 @@ class ReviewCase:
     open_request: uuid.UUID | None = None
     paused_at: datetime | None = None
     withdrawn_at: datetime | None = None
+    question_count: int = 1
+    appointments: list[Appointment] = field(default_factory=list)
+    photographs: list[Photograph] = field(default_factory=list)
+    versions: list[DraftVersion] = field(default_factory=list)
+    notes: list[ReviewNote] = field(default_factory=list)
+    submitted_at: datetime | None = None
+    approved_by: str | None = None
+    escalations: list[str] = field(default_factory=list)
 
     @classmethod
     def received(
@@ -168,6 +217,7 @@ class ReviewCase:
         rule_35_report: bool | None = None,
         languages: list[str] | None = None,
         interpreter_needed: bool = False,
+        question_count: int = 1,
     ) -> ReviewCase:
         return cls(
             case_id=case_id,
@@ -183,6 +233,7 @@ class ReviewCase:
             rule_35_report=rule_35_report,
             languages=list(languages or []),
             interpreter_needed=interpreter_needed,
+            question_count=question_count,
         )
 
     @property
@@ -208,6 +259,32 @@ class ReviewCase:
         if now > self.response_due and self.status is CaseStatus.AWAITING_TRIAGE:
             reasons.append("triage response overdue")
         return Urgency(score=score, reasons=reasons)
+
+    def risks(self, *, now: datetime, no_appointment_days: int, due_soon_days: int) -> list[Risk]:
+        """The deadlines at risk or missed now: computed from the case's own data, so they
+        survive a restart and need no sleeping timer."""
+        today = now.date()
+        risks: list[Risk] = []
+        if self.status is CaseStatus.AWAITING_TRIAGE and now > self.response_due:
+            risks.append(Risk(EscalationKind.TRIAGE_OVERDUE, self.response_due.date()))
+        if self.status in {CaseStatus.ACCEPTED, CaseStatus.ASSIGNED} and not self.appointments:
+            assert self.accepted_at is not None
+            deadline = self.accepted_at + timedelta(days=no_appointment_days)
+            if now > deadline:
+                risks.append(Risk(EscalationKind.NO_APPOINTMENT, deadline.date()))
+        if self.status in IN_DELIVERY and self.report_due is not None:
+            if today > self.report_due:
+                risks.append(Risk(EscalationKind.REPORT_OVERDUE, self.report_due))
+            elif today >= self.report_due - timedelta(days=due_soon_days):
+                risks.append(Risk(EscalationKind.REPORT_DUE_SOON, self.report_due))
+        return risks
+
+    def escalate(self, risk: Risk) -> bool:
+        """Record that a risk was raised; False if it was raised before (each kind once)."""
+        if risk.kind.value in self.escalations:
+            return False
+        self.escalations.append(risk.kind.value)
+        return True
 
     def _decide(self, decision: TriageDecision, *, allowed: frozenset[CaseStatus]) -> None:
         if self.status not in allowed:
@@ -293,22 +370,155 @@ class ReviewCase:
         if self.clinician_id != clinician_id:
             raise NotAssigned(str(self.case_id))
 
-    def record_findings(self, findings: ClinicalFindings, *, by: str) -> None:
-        self.ensure_assigned_to(by)
-        if self.status is not CaseStatus.ASSIGNED:
-            raise InvalidTransition(self.status, "given findings")
-        self.findings = findings
+    # --- the assessment ------------------------------------------------------------------------
 
-    def complete(self, *, by: str, at: datetime) -> ClinicalFindings:
+    def _ensure_drafting(self, by: str, action: str) -> None:
         self.ensure_assigned_to(by)
         if self.status is not CaseStatus.ASSIGNED:
-            raise InvalidTransition(self.status, "submitted")
-        if self.findings is None:
-            raise InvalidTransition(self.status, "submitted before findings are recorded")
-        if not self.findings.lesions and self.service_requested == "full_report":
-            raise InvalidTransition(
-                self.status, "submitted: a full report needs at least one documented lesion"
+            raise InvalidTransition(self.status, action)
+
+    def book_appointment(
+        self,
+        *,
+        on: date,
+        remote: bool,
+        interpreter_language: str | None,
+        by: str,
+        at: datetime,
+    ) -> Appointment:
+        if self.status is not CaseStatus.ASSIGNED:
+            raise InvalidTransition(self.status, "given an appointment (assign a clinician first)")
+        if on < at.date():
+            raise AssessmentRuleBroken("on: the appointment date is in the past")
+        appointment = Appointment(
+            appointment_id=uuid.uuid4(),
+            on=on,
+            remote=remote,
+            interpreter_language=interpreter_language,
+            booked_by=by,
+            booked_at=at,
+        )
+        self.appointments.append(appointment)
+        return appointment
+
+    def appointment(self, appointment_id: uuid.UUID) -> Appointment:
+        found = next((a for a in self.appointments if a.appointment_id == appointment_id), None)
+        if found is None:
+            raise AssessmentRuleBroken(f"appointment_id: no appointment {appointment_id}")
+        return found
+
+    def record_consent(
+        self,
+        *,
+        appointment_id: uuid.UUID,
+        examination: bool | None,
+        photography: bool | None,
+        by: str,
+        at: datetime,
+    ) -> Appointment:
+        """Consent to the examination and, separately, to photography, at one appointment."""
+        self._ensure_drafting(by, "given consents")
+        appointment = self.appointment(appointment_id)
+        if examination is not None:
+            appointment.examination_consent = ConsentRecord(examination, by, at)
+        if photography is not None:
+            appointment.photography_consent = ConsentRecord(photography, by, at)
+        return appointment
+
+    def ensure_photography_allowed(self, *, appointment_id: uuid.UUID, by: str) -> None:
+        self._ensure_drafting(by, "given photographs")
+        if not self.appointment(appointment_id).photography_allowed:
+            raise PhotographyRefused(
+                "no consent to photography is recorded for this appointment; nothing stored"
             )
+
+    def add_photograph(self, photograph: Photograph) -> None:
+        self.ensure_photography_allowed(
+            appointment_id=photograph.appointment_id, by=photograph.taken_by
+        )
+        self.photographs.append(photograph)
+
+    def record_findings(self, findings: ClinicalFindings, *, by: str, at: datetime) -> DraftVersion:
+        """Save the draft as a new version; earlier versions stay, with what changed."""
+        self._ensure_drafting(by, "given findings")
+        known = {p.photograph_id: p for p in self.photographs}
+        for i, photo in enumerate(findings.photographs):
+            stored = known.get(photo.photograph_id)
+            if stored is None or stored.sha256 != photo.sha256:
+                raise AssessmentRuleBroken(
+                    f"photographs.{i}: not a photograph taken for this case (or its hash differs)"
+                )
+            if photo.lesion is not None and photo.lesion > len(findings.lesions):
+                raise AssessmentRuleBroken(f"photographs.{i}.lesion: no lesion {photo.lesion}")
+        for i, answer in enumerate(findings.answers):
+            if answer.question > self.question_count:
+                raise AssessmentRuleBroken(
+                    f"answers.{i}.question: the letter of instruction has "
+                    f"{self.question_count} question(s)"
+                )
+        version = DraftVersion(
+            number=len(self.versions) + 1,
+            findings=findings,
+            saved_by=by,
+            saved_at=at,
+            changed=changed_fields(self.findings, findings),
+        )
+        self.versions.append(version)
+        self.findings = findings
+        return version
+
+    def submit_for_peer_review(self, *, by: str, at: datetime) -> ClinicalFindings:
+        """The clinician's draft goes to a senior clinician; it must be complete."""
+        self._ensure_drafting(by, "submitted")
+        findings = self.findings
+        if findings is None:
+            raise InvalidTransition(self.status, "submitted before findings are recorded")
+        missing: list[str] = []
+        if not findings.lesions and self.service_requested == "full_report":
+            missing.append("lesions: a full report needs at least one documented lesion")
+        answered = sorted(a.question for a in findings.answers)
+        if answered != list(range(1, self.question_count + 1)):
+            missing.append(
+                f"answers: answer each of the {self.question_count} question(s) once, in turn"
+            )
+        if not any(
+            a.examination_consent is not None and a.examination_consent.given
+            for a in self.appointments
+        ):
+            missing.append("appointments: no consent to examination is recorded")
+        if missing:
+            raise DraftIncomplete(missing)
+        self.status = CaseStatus.IN_PEER_REVIEW
+        self.submitted_at = at
+        return findings
+
+    def peer_review(
+        self, *, approve: bool, by: str, at: datetime, comments: str
+    ) -> ClinicalFindings | None:
+        """A senior clinician approves the draft or returns it with comments; never their own."""
+        if self.status is not CaseStatus.IN_PEER_REVIEW:
+            raise InvalidTransition(self.status, "peer-reviewed")
+        if by == self.clinician_id:
+            raise InvalidTransition(self.status, "peer-reviewed by its own author")
+        verdict = ReviewerVerdict.APPROVED if approve else ReviewerVerdict.RETURNED
+        self.notes.append(ReviewNote(verdict, by, at, len(self.versions), comments))
+        if not approve:
+            self.status = CaseStatus.ASSIGNED
+            return None
+        assert self.findings is not None
         self.status = CaseStatus.REVIEW_COMPLETED
+        self.approved_by = by
         self.completed_at = at
         return self.findings
+
+    def legal_changes_requested(self, *, by: str, at: datetime, sealed_comments: str) -> bool:
+        """Legal sends the approved draft back to the same clinician; it goes through peer
+        review again."""
+        if self.status is not CaseStatus.REVIEW_COMPLETED:
+            return False
+        self.notes.append(
+            ReviewNote(ReviewerVerdict.LEGAL_CHANGES, by, at, len(self.versions), sealed_comments)
+        )
+        self.status = CaseStatus.ASSIGNED
+        self.approved_by = None
+        return True

@@ -11,4 +11,5 @@ def event_handlers(review: Review) -> dict[str, EventHandler]:
         "referral.submitted": review.on_referral_submitted,
         "referral.withdrawn": review.on_referral_withdrawn,
         "referral.information_provided": review.on_information_provided,
+        "report.changes_requested": review.on_changes_requested,
     }

@@ -12,7 +12,7 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from intake.domain.evidence import (
+from corroborate.evidence import (
     HEAD_BYTES,
     IMAGE_TYPES,
     ContentCheck,

@@ -20,7 +20,7 @@ from typing import Literal
 import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from intake.domain.evidence import ContentType
+from corroborate.evidence import ContentType
 
 WORKING_COPY_TYPE: dict[str, str] = {
     ContentType.JPEG: ContentType.JPEG,

@@ -12,7 +12,7 @@ import pillow_heif
 import pytest
 from PIL import Image, ImageCms, ImageOps, PngImagePlugin
 
-from intake.adapters.images import (
+from corroborate.images import (
     WORKING_COPY_TYPE,
     MetadataStripper,
     reencode_without_metadata,
