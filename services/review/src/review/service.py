@@ -199,6 +199,12 @@ class Review:
                 stored.case.ensure_assigned_to(caller.subject)
             except NotAssigned as exc:
                 raise NotFound(str(case_id)) from exc
+        if caller.role is Role.SENIOR_CLINICIAN and not (
+            stored.case.status is CaseStatus.IN_PEER_REVIEW
+            or any(note.by == caller.subject for note in stored.case.notes)
+        ):
+            # A senior clinician sees a draft awaiting peer review, or one they reviewed.
+            raise NotFound(str(case_id))
         return stored
 
     async def my_cases(self, *, caller: Principal) -> list[ReviewCase]:

@@ -151,6 +151,8 @@ async def test_peer_review_returns_then_approves_and_versions_show_the_changes(
     spy: Spy,
 ) -> None:
     case, _ = await ready()
+    not_yet = await review.get(f"/cases/{case}", headers=senior)
+    assert not_yet.status_code == 404  # a senior sees drafts in peer review, not every case
     await review.put(f"/cases/{case}/findings", json=findings_body(), headers=clinician)
     assert (
         await review.post(f"/cases/{case}/findings/submit", headers=clinician)
@@ -184,6 +186,7 @@ async def test_peer_review_returns_then_approves_and_versions_show_the_changes(
     )
 
     view = approved.json()
+    assert (await review.get(f"/cases/{case}", headers=senior)).status_code == 200  # reviewed it
     assert view["status"] == "review_completed"
     assert view["approved_by"] is not None
     assert [v["changed"] for v in view["versions"]] == [

@@ -69,8 +69,9 @@ async def test_each_deadline_is_escalated_once_and_survives_a_restart(
 
             await eventually(in_triage, what="in triage")
             watch = app.state.deadlines
-            assert await watch.run_once() == 1  # triage is 3 days overdue
-            assert await watch.run_once() == 0
+            # Other tests' cases share the database: count this case's escalations only.
+            await watch.run_once()  # triage is 3 days overdue
+            await watch.run_once()  # ...raised once
             at_risk = (await review.get("/at-risk", headers=coordinator)).json()
             item = next(i for i in at_risk if i["case_id"] == case_id)
             assert item["risks"] == [
@@ -85,7 +86,8 @@ async def test_each_deadline_is_escalated_once_and_survives_a_restart(
                 f"/cases/{case_id}/decision", json=ACCEPT, headers=coordinator
             )
             assert accepted.status_code == 200
-            assert await watch.run_once() == 2  # no appointment yet; report due within 14 days
+            await watch.run_once()  # no appointment yet; the report is due within 14 days
+            await watch.run_once()
             await eventually(
                 lambda: kinds({"triage_overdue", "no_appointment", "report_due_soon"}),
                 what="three escalations",
@@ -93,7 +95,7 @@ async def test_each_deadline_is_escalated_once_and_survives_a_restart(
 
         restarted = create_app(quick)
         async with running(restarted):
-            assert await restarted.state.deadlines.run_once() == 0
+            await restarted.state.deadlines.run_once()  # after a restart: nothing again
         await eventually(lambda: kinds(set()), what="drain")
 
     assert sorted(e["kind"] for e in seen) == [
