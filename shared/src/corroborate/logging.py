@@ -52,6 +52,20 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+class _CurrentStdout:
+    """Whatever ``sys.stdout`` is when a line is written, not when logging was configured
+    (a test runner or a daemon may swap it and close the old one)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+_STDOUT = _CurrentStdout()
+
+
 def configure_logging(*, service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library through one JSON renderer on stdout."""
 
@@ -79,13 +93,13 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(_STDOUT),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
 
     # Libraries that log through the standard library (uvicorn, faststream, pymongo) are
     # rendered the same way, without their access lines (requests are logged by middleware).
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(_STDOUT)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

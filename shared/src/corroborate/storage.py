@@ -245,12 +245,22 @@ class ObjectStore:
             raise IntegrityError(f"{bucket}/{key} does not match its recorded SHA-256")
 
     async def read_all(
-        self, *, bucket: str, key: str, data_key: DataKey, expected_sha256: str
+        self,
+        *,
+        bucket: str,
+        key: str,
+        data_key: DataKey,
+        expected_sha256: str,
+        version_id: str | None = None,
     ) -> bytes:
         parts = [
             piece
             async for piece in self.read_decrypted(
-                bucket=bucket, key=key, data_key=data_key, expected_sha256=expected_sha256
+                bucket=bucket,
+                key=key,
+                data_key=data_key,
+                expected_sha256=expected_sha256,
+                version_id=version_id,
             )
         ]
         return b"".join(parts)

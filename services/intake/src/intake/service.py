@@ -673,13 +673,19 @@ class Intake:
         return Replayed(referral, False)
 
     async def report_link(
-        self, *, caller: Principal, case_id: uuid.UUID
+        self, *, caller: Principal, case_id: uuid.UUID, version: int | None = None
     ) -> tuple[dict[str, Any], SignedLink]:
-        """A short-lived signed link to reporting's download endpoint for the latest version."""
+        """A short-lived signed link to reporting's download endpoint: the latest version, or
+        an earlier one by number (every issued version stays retrievable)."""
         stored = await self.get(caller=caller, case_id=case_id)
-        report = stored.referral.report
+        reports = stored.referral.reports
+        report = (
+            stored.referral.report
+            if version is None
+            else next((r for r in reports if r["version"] == version), None)
+        )
         if report is None:
-            raise NotFound(f"no report issued for {case_id}")
+            raise NotFound(f"no report version {version or ''} issued for {case_id}")
         link = self._links.link(
             base_url=self._reporting_url,
             report_id=uuid.UUID(str(report["report_id"])),

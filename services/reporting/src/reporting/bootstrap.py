@@ -12,7 +12,7 @@ from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from reporting.adapters.operations import COLLECTION as DEADLINES
-from reporting.adapters.operations import DeadlineLog
+from reporting.adapters.operations import WITHDRAWN, DeadlineLog, WithdrawnCases
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
 from reporting.entrypoints.events import event_handlers
 from reporting.entrypoints.http import build_router
@@ -40,6 +40,9 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
             runtime.collection(COLLECTION), on_events=runtime.relay.notify
         ),
         deadlines=DeadlineLog(runtime.collection(DEADLINES)),
+        withdrawn=WithdrawnCases(runtime.collection(WITHDRAWN)),
+        retention_mode=settings.evidence_retention_mode,
+        retention=timedelta(days=settings.evidence_retention_days),
         keyring=runtime.keyring,
         store=runtime.store,
         reports_bucket=settings.bucket_name(REPORTS),
@@ -48,7 +51,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
         ),
     )
     runtime.subscribe(event_handlers(reporting))
-    runtime.publishes("report.issued")
+    runtime.publishes("report.issued", "report.changes_requested")
     return runtime, reporting
 
 

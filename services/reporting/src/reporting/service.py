@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
@@ -11,17 +12,23 @@ from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
     CaseEscalated,
+    ReferralWithdrawn,
+    ReportChangesRequested,
     ReportIssued,
     ReviewCompleted,
+    SealedText,
     open_details,
+    open_text,
+    seal_text,
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.links import DownloadLinks, SignedLink
+from corroborate.mongo import ConcurrencyConflict
 from corroborate.storage import ObjectStore
-from reporting.adapters.operations import DeadlineLog
+from reporting.adapters.operations import DeadlineLog, WithdrawnCases
 from reporting.adapters.pdf import render_pdf
 from reporting.adapters.repository import LegalReviewRepository, StoredReview
-from reporting.domain.legal_review import LegalReview, ReportVersion
+from reporting.domain.legal_review import Download, LegalReview, ReportVersion
 from reporting.domain.report import assemble
 
 PRODUCER = "reporting"
@@ -55,7 +62,13 @@ class Reporting:
         reports_bucket: str,
         links: DownloadLinks,
         deadlines: DeadlineLog,
+        withdrawn: WithdrawnCases,
+        retention_mode: str,
+        retention: timedelta,
     ) -> None:
+        self._withdrawn = withdrawn
+        self._retention_mode = retention_mode
+        self._retention = retention
         self._deadlines = deadlines
         self._reviews = reviews
         self._keyring = keyring
@@ -65,6 +78,7 @@ class Reporting:
 
     async def prepare(self) -> None:
         await self._reviews.ensure_indexes()
+        await self._store.ensure_bucket(self._bucket, versioned=True, object_lock=True)
 
     async def on_case_escalated(self, envelope: EventEnvelope, payload: object) -> None:
         """Kept for the managers' operational statistics (deadlines at risk or missed)."""
@@ -72,13 +86,27 @@ class Reporting:
         await self._deadlines.record(envelope, payload)
 
     async def on_review_completed(self, envelope: EventEnvelope, payload: object) -> None:
+        """A draft approved in peer review: a new case in the legal queue, or the revision of one
+        legal sent back (the earlier findings kept, to show what changed)."""
         assert isinstance(payload, ReviewCompleted)
+        if await self._withdrawn.contains(envelope.case_id):
+            return  # withdrawn meanwhile: nothing is issued for it
+        existing = await self._reviews.get(envelope.case_id)
+        if existing is not None and existing.review.resubmitted(
+            findings=payload.findings,
+            approved_by=payload.approved_by,
+            documents=list(payload.documents),
+            at=payload.completed_at,
+        ):
+            await self._reviews.save(existing.review, events=[], processed_event=envelope.event_id)
+            return
         review = LegalReview(
             case_id=envelope.case_id,
             reference=payload.reference,
             organisation=payload.organisation,
             clinician_id=payload.clinician_id,
             clinician_name=payload.clinician_name,
+            clinician_qualifications=payload.clinician_qualifications,
             approved_by=payload.approved_by,
             findings=payload.findings,
             documents=list(payload.documents),
@@ -87,6 +115,48 @@ class Reporting:
             correlation_id=envelope.correlation_id,
         )
         await self._reviews.add(review, protected=payload.protected, caused_by=envelope.event_id)
+
+    async def on_referral_withdrawn(self, envelope: EventEnvelope, payload: object) -> None:
+        """The partner withdrew: nothing more is issued (versions already issued stay)."""
+        assert isinstance(payload, ReferralWithdrawn)
+        await self._withdrawn.add(envelope.case_id, at=payload.withdrawn_at)
+        stored = await self._reviews.get(envelope.case_id)
+        if stored is not None and stored.review.withdraw():
+            await self._reviews.save(stored.review, events=[], processed_event=envelope.event_id)
+
+    async def request_changes(
+        self, *, caller: Principal, case_id: uuid.UUID, comments: str
+    ) -> LegalReview:
+        """Send the draft back to its clinician with comments (sealed on the way and at rest);
+        after issue, this starts a corrected version."""
+        stored = await self.get(case_id)
+        review = stored.review
+        now = utc_now()
+        key = self._keyring.unwrap(stored.protected.wrapped_key)
+        sealed = seal_text(comments, case_id=case_id, key=key, purpose="legal-comments")
+        review.request_changes(by=caller.subject, at=now, sealed_comments=sealed.model_dump_json())
+        event = new_event(
+            payload=ReportChangesRequested(
+                comments=sealed, requested_by=caller.subject, requested_at=now
+            ),
+            case_id=case_id,
+            producer=PRODUCER,
+            correlation_id=review.correlation_id,
+            registry=CASE_EVENTS,
+        )
+        await self._reviews.save(review, events=[event])
+        return review
+
+    def comments(self, review: LegalReview) -> list[str]:
+        return [
+            open_text(
+                SealedText.model_validate_json(c.sealed_comments),
+                case_id=review.case_id,
+                keyring=self._keyring,
+                purpose="legal-comments",
+            )
+            for c in review.change_requests
+        ]
 
     async def queue(self) -> list[LegalReview]:
         return await self._reviews.queue(limit=500)
@@ -129,6 +199,15 @@ class Reporting:
             data_key=self._keyring.unwrap(stored.protected.wrapped_key),
         )
         now = utc_now()
+        # Locked before it is recorded: every report on record is locked. A retry after a crash
+        # here leaves one more locked copy of the same bytes, never an unlocked report.
+        await self._store.lock(
+            bucket=self._bucket,
+            key=stored_object.key,
+            version_id=stored_object.version_id,
+            until=now + self._retention,
+            mode=self._retention_mode,
+        )
         report = ReportVersion(
             report_id=report_id,
             version=version,
@@ -136,6 +215,7 @@ class Reporting:
             sha256=stored_object.sha256,
             size=stored_object.size,
             issued_at=now,
+            version_id=stored_object.version_id,
         )
         review.issue(report)
         event = new_event(
@@ -157,14 +237,20 @@ class Reporting:
         return review
 
     async def link_for_partner(
-        self, *, caller: Principal, case_id: uuid.UUID, base_url: str
+        self, *, caller: Principal, case_id: uuid.UUID, base_url: str, version: int | None = None
     ) -> ReportLink:
+        """A link to the latest issued version, or to an earlier one by number."""
         stored = await self._reviews.get(case_id)
         if stored is None or stored.review.organisation != caller.organisation:
             raise NotFound(str(case_id))
-        latest = stored.review.latest_report
+        reports = stored.review.reports
+        latest = (
+            stored.review.latest_report
+            if version is None
+            else next((r for r in reports if r.version == version), None)
+        )
         if latest is None:
-            raise NotFound(f"no report issued for {case_id}")
+            raise NotFound(f"no report version {version or ''} issued for {case_id}")
         link = self._links.link(
             base_url=base_url,
             report_id=latest.report_id,
@@ -193,5 +279,23 @@ class Reporting:
             key=report.object_key,
             data_key=self._keyring.unwrap(stored.protected.wrapped_key),
             expected_sha256=report.sha256,
+            version_id=report.version_id,
         )
+        await self._record_download(stored, report_id, caller)
         return ReportDownload(report=report, reference=stored.review.reference, content=content)
+
+    async def _record_download(
+        self, stored: StoredReview, report_id: uuid.UUID, caller: Principal
+    ) -> None:
+        """Who downloaded which version, when: recorded before the bytes go out."""
+        download = Download(by=caller.subject, organisation=caller.organisation or "", at=utc_now())
+        for _attempt in range(5):
+            stored.review.record_download(report_id, download)
+            try:
+                await self._reviews.save(stored.review, events=[])
+                return
+            except ConcurrencyConflict:
+                reloaded = await self._reviews.get(stored.review.case_id)
+                assert reloaded is not None
+                stored = reloaded
+        raise ConcurrencyConflict("the download could not be recorded; try again")

@@ -50,7 +50,7 @@ def test_sign_off_then_issue_version_one(make_review: MakeReview) -> None:
 
 def test_nothing_is_issued_before_legal_sign_off(make_review: MakeReview) -> None:
     review = make_review()
-    with pytest.raises(InvalidTransition, match="only after legal sign-off"):
+    with pytest.raises(InvalidTransition, match="issued before legal sign-off"):
         review.issue(_report(1))
     assert review.reports == []
     assert review.status is LegalReviewStatus.AWAITING_LEGAL_REVIEW
@@ -59,7 +59,7 @@ def test_nothing_is_issued_before_legal_sign_off(make_review: MakeReview) -> Non
 def test_versions_are_issued_in_order(make_review: MakeReview) -> None:
     review = make_review()
     review.sign(by="legal-1", at=AT, statement="Approved for issue.")
-    with pytest.raises(InvalidTransition, match="expected report version 1"):
+    with pytest.raises(InvalidTransition, match="cannot be issued as version 2"):
         review.issue(_report(2))
     assert review.reports == []
 
@@ -68,7 +68,7 @@ def test_an_issued_case_cannot_be_signed_off_again(make_review: MakeReview) -> N
     review = make_review()
     review.sign(by="legal-1", at=AT, statement="Approved for issue.")
     review.issue(_report(1))
-    with pytest.raises(InvalidTransition, match="issued cannot be signed off"):
+    with pytest.raises(InvalidTransition, match="is issued: it cannot be signed off"):
         review.sign(by="legal-2", at=AT, statement="Approved again.")
     assert review.sign_off is not None
     assert review.sign_off.by == "legal-1"
@@ -77,7 +77,7 @@ def test_an_issued_case_cannot_be_signed_off_again(make_review: MakeReview) -> N
 def test_a_report_is_not_assembled_before_sign_off(
     make_review: MakeReview, survivor: ProtectedDetails
 ) -> None:
-    with pytest.raises(ValueError, match="only after legal sign-off"):
+    with pytest.raises(ValueError, match="assembled only after legal sign-off"):
         assemble(make_review(), survivor=survivor, version=1, generated_at=AT)
 
 

@@ -463,6 +463,7 @@ class Review:
                         protected=stored.protected,
                         clinician_id=case.clinician_id,
                         clinician_name=author.name if author else case.clinician_id,
+                        clinician_qualifications=author.qualifications if author else "",
                         approved_by=reviewer.name if reviewer else caller.display_name,
                         completed_at=now,
                         report_due=case.report_due,

@@ -353,12 +353,38 @@ class ClinicalFindings(Contract):
         return texts
 
 
+def findings_changes(before: ClinicalFindings | None, after: ClinicalFindings) -> list[str]:
+    """The parts of a draft that differ between two versions, named as a reader would."""
+    if before is None:
+        return ["(first version)"]
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    changed: list[str] = []
+    for name in new:
+        if name == "lesions":
+            changed += _changed_items("lesions", old.get("lesions", []), new["lesions"])
+        elif name == "answers":
+            changed += _changed_items("answers", old.get("answers", []), new["answers"])
+        elif old.get(name) != new[name]:
+            changed.append(name)
+    return changed
+
+
+def _changed_items(name: str, old: list[object], new: list[object]) -> list[str]:
+    changed = [
+        f"{name}.{i + 1}"
+        for i in range(max(len(old), len(new)))
+        if (old[i] if i < len(old) else None) != (new[i] if i < len(new) else None)
+    ]
+    return changed
+
+
 class ReviewCompleted(Contract):
     reference: CaseReference
     organisation: str
     protected: SealedDetails
     clinician_id: str
     clinician_name: str
+    clinician_qualifications: str = ""
     approved_by: str | None = None  # the senior clinician who peer-reviewed, once there is one
     completed_at: datetime
     report_due: date | None

@@ -510,10 +510,13 @@ def build_router() -> APIRouter:
         summary="The issued report: a short-lived signed link to download it from reporting",
     )
     async def report_link(
-        case_id: uuid.UUID, caller: Partner, intake: IntakeService
+        case_id: uuid.UUID,
+        caller: Partner,
+        intake: IntakeService,
+        version: Annotated[int | None, Query(ge=1, description="An earlier version.")] = None,
     ) -> ReportLinkView:
         with answering_partner():
-            report, link = await intake.report_link(caller=caller, case_id=case_id)
+            report, link = await intake.report_link(caller=caller, case_id=case_id, version=version)
         return ReportLinkView(
             report_id=report["report_id"],
             version=report["version"],

@@ -11,7 +11,14 @@ from pymongo.asynchronous.collection import AsyncCollection
 from corroborate.events.contracts import ClinicalFindings, DocumentReference, SealedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import AggregateCollection, Document
-from reporting.domain.legal_review import LegalReview, LegalReviewStatus, ReportVersion, SignOff
+from reporting.domain.legal_review import (
+    ChangeRequest,
+    Download,
+    LegalReview,
+    LegalReviewStatus,
+    ReportVersion,
+    SignOff,
+)
 
 COLLECTION = "legal_reviews"
 
@@ -23,14 +30,9 @@ class StoredReview:
 
 
 def _state(review: LegalReview) -> Document:
-    sign_off = review.sign_off
     return {
         "status": review.status.value,
-        "sign_off": (
-            {"by": sign_off.by, "at": sign_off.at, "statement": sign_off.statement}
-            if sign_off
-            else None
-        ),
+        "sign_off": _sign_off(review.sign_off),
         "reports": [
             {
                 "report_id": str(r.report_id),
@@ -39,10 +41,32 @@ def _state(review: LegalReview) -> Document:
                 "sha256": r.sha256,
                 "size": r.size,
                 "issued_at": r.issued_at,
+                "version_id": r.version_id,
+                "signed_off": _sign_off(r.signed_off),
+                "downloads": [
+                    {"by": d.by, "organisation": d.organisation, "at": d.at} for d in r.downloads
+                ],
             }
             for r in review.reports
         ],
+        "change_requests": [
+            {"by": c.by, "at": c.at, "sealed_comments": c.sealed_comments}
+            for c in review.change_requests
+        ],
+        "findings": review.findings.model_dump(mode="json"),
+        "previous_findings": review.previous_findings.model_dump(mode="json")
+        if review.previous_findings
+        else None,
+        "approved_by": review.approved_by,
+        "documents": [d.model_dump(mode="json") for d in review.documents],
+        "received_at": review.received_at,
     }
+
+
+def _sign_off(sign_off: SignOff | None) -> Document | None:
+    if sign_off is None:
+        return None
+    return {"by": sign_off.by, "at": sign_off.at, "statement": sign_off.statement}
 
 
 class LegalReviewRepository:
@@ -66,11 +90,8 @@ class LegalReviewRepository:
                 "organisation": review.organisation,
                 "clinician_id": review.clinician_id,
                 "clinician_name": review.clinician_name,
-                "approved_by": review.approved_by,
-                "findings": review.findings.model_dump(mode="json"),
-                "documents": [d.model_dump(mode="json") for d in review.documents],
+                "clinician_qualifications": review.clinician_qualifications,
                 "report_due": review.report_due.isoformat() if review.report_due else None,
-                "received_at": review.received_at,
                 "correlation_id": str(review.correlation_id),
                 "protected": protected.model_dump(),
                 **_state(review),
@@ -106,12 +127,19 @@ class LegalReviewRepository:
         )
         return [_load(raw) async for raw in cursor]
 
-    async def save(self, review: LegalReview, *, events: list[EventEnvelope]) -> None:
+    async def save(
+        self,
+        review: LegalReview,
+        *,
+        events: list[EventEnvelope],
+        processed_event: uuid.UUID | None = None,
+    ) -> None:
         await self._aggregates.save(
             aggregate_id=str(review.case_id),
             expected_version=review.version,
             changes=_state(review),
             events=events,
+            processed_event=processed_event,
         )
         review.version += 1
 
@@ -147,7 +175,15 @@ def _load(raw: Document) -> LegalReview:
                 sha256=r["sha256"],
                 size=r["size"],
                 issued_at=r["issued_at"],
+                version_id=r.get("version_id"),
+                signed_off=SignOff(**r["signed_off"]) if r.get("signed_off") else None,
+                downloads=[Download(**d) for d in r.get("downloads", [])],
             )
             for r in raw.get("reports", [])
         ],
+        change_requests=[ChangeRequest(**c) for c in raw.get("change_requests", [])],
+        previous_findings=ClinicalFindings.model_validate(raw["previous_findings"])
+        if raw.get("previous_findings")
+        else None,
+        clinician_qualifications=raw.get("clinician_qualifications", ""),
     )

@@ -12,12 +12,36 @@ from corroborate.events.contracts import ClinicalFindings, DocumentReference
 
 class LegalReviewStatus(StrEnum):
     AWAITING_LEGAL_REVIEW = "awaiting_legal_review"
+    CHANGES_REQUESTED = "changes_requested"  # back with the clinician
     SIGNED_OFF = "signed_off"  # approved; the report is being rendered and stored
     ISSUED = "issued"
+    WITHDRAWN = "withdrawn"
 
 
 class InvalidTransition(Exception):
-    """The legal review is not in a state that allows this."""
+    """The legal review is not in a state that allows this; the message names the state."""
+
+    def __init__(self, current: LegalReviewStatus, action: str) -> None:
+        super().__init__(f"the case is {current.value}: it cannot be {action}")
+        self.current = current
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    """Legal's request for changes; the comments are sealed (they may quote the case)."""
+
+    by: str
+    at: datetime
+    sealed_comments: str
+
+
+@dataclass(frozen=True)
+class Download:
+    """Every download of an issued report is recorded: who, from which organisation, when."""
+
+    by: str
+    organisation: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -29,7 +53,7 @@ class SignOff:
     statement: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReportVersion:
     report_id: uuid.UUID
     version: int
@@ -37,6 +61,9 @@ class ReportVersion:
     sha256: str
     size: int
     issued_at: datetime
+    signed_off: SignOff | None = None
+    version_id: str | None = None
+    downloads: list[Download] = field(default_factory=list)
 
 
 @dataclass
@@ -56,6 +83,9 @@ class LegalReview:
     version: int = 0
     sign_off: SignOff | None = None
     reports: list[ReportVersion] = field(default_factory=list)
+    change_requests: list[ChangeRequest] = field(default_factory=list)
+    previous_findings: ClinicalFindings | None = None
+    clinician_qualifications: str = ""
 
     @property
     def next_report_version(self) -> int:
@@ -67,10 +97,51 @@ class LegalReview:
 
     def sign(self, *, by: str, at: datetime, statement: str) -> SignOff:
         if self.status is not LegalReviewStatus.AWAITING_LEGAL_REVIEW:
-            raise InvalidTransition(f"a case that is {self.status.value} cannot be signed off")
+            raise InvalidTransition(self.status, "signed off")
         self.sign_off = SignOff(by=by, at=at, statement=statement)
         self.status = LegalReviewStatus.SIGNED_OFF
         return self.sign_off
+
+    def request_changes(self, *, by: str, at: datetime, sealed_comments: str) -> None:
+        """Back to the clinician: before issue, or after it, for a correction or addendum (a
+        new version follows; the issued ones stay)."""
+        if self.status not in {LegalReviewStatus.AWAITING_LEGAL_REVIEW, LegalReviewStatus.ISSUED}:
+            raise InvalidTransition(self.status, "sent back for changes")
+        self.change_requests.append(ChangeRequest(by, at, sealed_comments))
+        self.status = LegalReviewStatus.CHANGES_REQUESTED
+
+    def resubmitted(
+        self,
+        *,
+        findings: ClinicalFindings,
+        approved_by: str | None,
+        documents: list[DocumentReference],
+        at: datetime,
+    ) -> bool:
+        """The revised draft is back from peer review: into the queue, the old one kept to show
+        what changed. False if this case is not waiting for one."""
+        if self.status is not LegalReviewStatus.CHANGES_REQUESTED:
+            return False
+        self.previous_findings = self.findings
+        self.findings = findings
+        self.approved_by = approved_by
+        self.documents = documents
+        self.received_at = at
+        self.sign_off = None
+        self.status = LegalReviewStatus.AWAITING_LEGAL_REVIEW
+        return True
+
+    def withdraw(self) -> bool:
+        """Withdrawn by the partner: never issued from here on (issued versions stay)."""
+        if self.status in {LegalReviewStatus.ISSUED, LegalReviewStatus.WITHDRAWN}:
+            return False
+        self.status = LegalReviewStatus.WITHDRAWN
+        return True
+
+    def record_download(self, report_id: uuid.UUID, download: Download) -> ReportVersion:
+        report = next(r for r in self.reports if r.report_id == report_id)
+        report.downloads.append(download)
+        return report
 
     @property
     def awaiting_issue(self) -> bool:
@@ -84,8 +155,9 @@ class LegalReview:
 
     def issue(self, report: ReportVersion) -> None:
         if self.sign_off is None or self.status is not LegalReviewStatus.SIGNED_OFF:
-            raise InvalidTransition("a report is issued only after legal sign-off")
+            raise InvalidTransition(self.status, "issued before legal sign-off")
         if report.version != self.next_report_version:
-            raise InvalidTransition(f"expected report version {self.next_report_version}")
+            raise InvalidTransition(self.status, f"issued as version {report.version}")
+        report.signed_off = self.sign_off
         self.reports.append(report)
         self.status = LegalReviewStatus.ISSUED

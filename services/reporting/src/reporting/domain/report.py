@@ -22,6 +22,21 @@ class LesionRow:
 
 
 @dataclass(frozen=True)
+class AnsweredQuestion:
+    number: int
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class PhotographRow:
+    number: int
+    lesion: str
+    caption: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ReportContent:
     """Everything the template shows; built once so the same inputs give the same report."""
 
@@ -31,6 +46,7 @@ class ReportContent:
     organisation: str
     survivor: ProtectedDetails
     clinician_name: str
+    clinician_qualifications: str
     senior_clinician: str | None  # None: no clinical peer review is recorded
     sign_off: SignOff
     findings: ClinicalFindings
@@ -38,6 +54,8 @@ class ReportContent:
     lesions: list[LesionRow]
     documents: list[DocumentReference]
     completed_on: date | None
+    answers: list[AnsweredQuestion]
+    photographs: list[PhotographRow]
 
 
 def consistency_label(code: str) -> str:
@@ -50,6 +68,7 @@ def assemble(
     if review.sign_off is None:
         raise ValueError("a report is assembled only after legal sign-off")
     regions = vocabulary("body_regions")
+    answers = {a.question: a.answer for a in review.findings.answers}
     types = vocabulary("lesion_types")
     rows = [
         LesionRow(
@@ -70,6 +89,7 @@ def assemble(
         organisation=review.organisation,
         survivor=survivor,
         clinician_name=review.clinician_name,
+        clinician_qualifications=review.clinician_qualifications,
         senior_clinician=review.approved_by,
         sign_off=review.sign_off,
         findings=review.findings,
@@ -77,4 +97,21 @@ def assemble(
         lesions=rows,
         documents=sorted(review.documents, key=lambda d: (d.received_at, str(d.document_id))),
         completed_on=review.received_at.date(),
+        answers=[
+            AnsweredQuestion(
+                number=number,
+                question=question,
+                answer=answers.get(number, "Not answered in this report."),
+            )
+            for number, question in enumerate(survivor.questions, start=1)
+        ],
+        photographs=[
+            PhotographRow(
+                number=i,
+                lesion=f"Lesion {photo.lesion}" if photo.lesion else "General view",
+                caption=photo.caption,
+                sha256=photo.sha256,
+            )
+            for i, photo in enumerate(review.findings.photographs, start=1)
+        ],
     )

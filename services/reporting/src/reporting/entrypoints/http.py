@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from corroborate.auth import Principal, Role
-from corroborate.events.contracts import ClinicalFindings, DocumentReference
+from corroborate.events.contracts import ClinicalFindings, DocumentReference, findings_changes
 from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
 from corroborate.links import LinkRejected
 from corroborate.mongo import ConcurrencyConflict
@@ -37,12 +37,32 @@ ERRORS: ErrorAnswers = {
 }
 
 
+class SignOffView(BaseModel):
+    by: str
+    at: datetime
+    statement: str
+
+
+class DownloadView(BaseModel):
+    by: str
+    organisation: str
+    at: datetime
+
+
 class ReportVersionView(BaseModel):
     report_id: uuid.UUID
     version: int
     sha256: str
     size: int
     issued_at: datetime
+    signed_off: SignOffView | None
+    downloads: list[DownloadView] = Field(description="Every download: who, when.")
+
+
+class ChangeRequestView(BaseModel):
+    by: str
+    at: datetime
+    comments: str
 
 
 class LegalReviewView(BaseModel):
@@ -53,8 +73,18 @@ class LegalReviewView(BaseModel):
     clinician_name: str
     approved_by: str | None
     findings: ClinicalFindings
+    changed: list[str] = Field(
+        description="What the revised draft changed since legal sent it back (empty if new)."
+    )
     documents: list[DocumentReference]
     reports: list[ReportVersionView]
+    change_requests: list[ChangeRequestView]
+
+
+class ChangesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comments: Annotated[str, Field(min_length=3, max_length=5000)]
 
 
 class SignOffRequest(BaseModel):
@@ -70,7 +100,8 @@ class ReportLinkView(BaseModel):
     expires_at: datetime
 
 
-def _view(review: LegalReview) -> LegalReviewView:
+def _view(review: LegalReview, reporting: Reporting) -> LegalReviewView:
+    comments = reporting.comments(review)
     return LegalReviewView(
         case_id=review.case_id,
         reference=review.reference,
@@ -79,6 +110,9 @@ def _view(review: LegalReview) -> LegalReviewView:
         clinician_name=review.clinician_name,
         approved_by=review.approved_by,
         findings=review.findings,
+        changed=[]
+        if review.previous_findings is None
+        else findings_changes(review.previous_findings, review.findings),
         documents=review.documents,
         reports=[
             ReportVersionView(
@@ -87,8 +121,20 @@ def _view(review: LegalReview) -> LegalReviewView:
                 sha256=r.sha256,
                 size=r.size,
                 issued_at=r.issued_at,
+                signed_off=None
+                if r.signed_off is None
+                else SignOffView(
+                    by=r.signed_off.by, at=r.signed_off.at, statement=r.signed_off.statement
+                ),
+                downloads=[
+                    DownloadView(by=d.by, organisation=d.organisation, at=d.at) for d in r.downloads
+                ],
             )
             for r in review.reports
+        ],
+        change_requests=[
+            ChangeRequestView(by=c.by, at=c.at, comments=text)
+            for c, text in zip(review.change_requests, comments, strict=True)
         ],
     )
 
@@ -103,7 +149,7 @@ def build_router(*, public_url: str) -> APIRouter:
         summary="Approved drafts awaiting legal review, by deadline",
     )
     async def legal_queue(caller: Legal, reporting: ReportingService) -> list[LegalReviewView]:
-        return [_view(r) for r in await reporting.queue()]
+        return [_view(r, reporting) for r in await reporting.queue()]
 
     @router.get(
         "/legal-reviews/{case_id}",
@@ -115,7 +161,22 @@ def build_router(*, public_url: str) -> APIRouter:
         case_id: uuid.UUID, caller: Legal, reporting: ReportingService
     ) -> LegalReviewView:
         with answering(ERRORS):
-            return _view((await reporting.get(case_id)).review)
+            return _view((await reporting.get(case_id)).review, reporting)
+
+    @router.post(
+        "/legal-reviews/{case_id}/changes",
+        tags=["legal review"],
+        responses=problem_responses(401, 403, 404, 409, 422),
+        summary="Send the draft back to the clinician with comments (after issue: a correction)",
+    )
+    async def request_changes(
+        case_id: uuid.UUID, body: ChangesRequest, caller: Legal, reporting: ReportingService
+    ) -> LegalReviewView:
+        with answering(ERRORS):
+            review = await reporting.request_changes(
+                caller=caller, case_id=case_id, comments=body.comments
+            )
+        return _view(review, reporting)
 
     @router.post(
         "/legal-reviews/{case_id}/sign-off",
@@ -130,7 +191,7 @@ def build_router(*, public_url: str) -> APIRouter:
             review = await reporting.sign_off(
                 caller=caller, case_id=case_id, statement=body.statement
             )
-        return _view(review)
+        return _view(review, reporting)
 
     @router.post(
         "/cases/{case_id}/report/link",
@@ -139,11 +200,14 @@ def build_router(*, public_url: str) -> APIRouter:
         summary="A short-lived signed link to the latest issued report",
     )
     async def report_link(
-        case_id: uuid.UUID, caller: Partner, reporting: ReportingService
+        case_id: uuid.UUID,
+        caller: Partner,
+        reporting: ReportingService,
+        version: Annotated[int | None, Query(ge=1, description="An earlier version.")] = None,
     ) -> ReportLinkView:
         with answering(ERRORS):
             link = await reporting.link_for_partner(
-                caller=caller, case_id=case_id, base_url=public_url
+                caller=caller, case_id=case_id, base_url=public_url, version=version
             )
         return ReportLinkView(
             report_id=link.report_id,

@@ -79,28 +79,3 @@ class ReviewNote:
     at: datetime
     draft_version: int
     comments: str
-
-
-def changed_fields(before: ClinicalFindings | None, after: ClinicalFindings) -> list[str]:
-    """The parts of a draft that differ between two versions, named as a reader would."""
-    if before is None:
-        return ["(first version)"]
-    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
-    changed: list[str] = []
-    for name in new:
-        if name == "lesions":
-            changed += _changed_items("lesions", old.get("lesions", []), new["lesions"])
-        elif name == "answers":
-            changed += _changed_items("answers", old.get("answers", []), new["answers"])
-        elif old.get(name) != new[name]:
-            changed.append(name)
-    return changed
-
-
-def _changed_items(name: str, old: list[object], new: list[object]) -> list[str]:
-    changed = [
-        f"{name}.{i + 1}"
-        for i in range(max(len(old), len(new)))
-        if (old[i] if i < len(old) else None) != (new[i] if i < len(new) else None)
-    ]
-    return changed

@@ -12,6 +12,7 @@ from corroborate.events.contracts import (
     DocumentReference,
     EscalationKind,
     RiskFlag,
+    findings_changes,
 )
 from review.domain.assessment import (
     Appointment,
@@ -20,7 +21,6 @@ from review.domain.assessment import (
     Photograph,
     ReviewerVerdict,
     ReviewNote,
-    changed_fields,
 )
 
 
@@ -461,7 +461,7 @@ class ReviewCase:
             findings=findings,
             saved_by=by,
             saved_at=at,
-            changed=changed_fields(self.findings, findings),
+            changed=findings_changes(self.findings, findings),
         )
         self.versions.append(version)
         self.findings = findings

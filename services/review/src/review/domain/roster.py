@@ -56,6 +56,9 @@ class Clinician(BaseModel):
 
     clinician_id: ClinicianId
     name: Annotated[str, Field(min_length=1, max_length=200)]
+    qualifications: Annotated[str, Field(max_length=1000)] = Field(
+        default="", description="As the report states them (degrees, registration, experience)."
+    )
     disciplines: Annotated[set[Discipline], Field(min_length=1)]
     languages: list[LanguageTag]
     capacity: Annotated[int, Field(ge=0, le=100, description="most open cases at once")]

@@ -57,6 +57,7 @@ class RosterEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
+    qualifications: str = ""
     disciplines: list[Discipline]
     languages: list[str] = []
     capacity: int
