@@ -237,3 +237,25 @@ def test_the_demo_command_walks_the_path_and_writes_the_report(
     )
     assert printed["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert printed["object key"].startswith(f"{stack.settings.namespace}-reports/cases/")
+
+
+def test_stats_export_writes_the_analysts_table(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORROBORATE_REPORTING_URL", stack.settings.reporting_url)
+    out = tmp_path / "by-origin.csv"
+    asyncio.run(
+        walk_skeleton(stack.settings, survivor_name="Stats Person", document=minimal_pdf("x"))
+    )
+
+    result = CliRunner().invoke(
+        app, ["stats", "export", "--by", "origin", "--format", "csv", "--out", str(out)]
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = [row.split(",") for row in out.read_text().splitlines()]
+    assert rows[0] == ["origin", "count"]
+    counts = dict(rows[1:])
+    assert "ER" in counts  # the survivors walked through came from Eritrea
+    for count in counts.values():  # hidden when small; otherwise rounded, never below five
+        assert count == "suppressed" or (int(count) >= 5 and int(count) % 5 == 0)

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="How often review looks for deadlines at risk."
     )
 
+    statistics_threshold: int = Field(
+        default=5, ge=2, description="Counts below this are never shown in statistics."
+    )
+    statistics_rounding_base: int = Field(
+        default=5, ge=1, description="Counts shown in statistics are rounded to a multiple of it."
+    )
+
     prefetch: int = Field(default=16, gt=0, le=1000)
     delivery_limit: int = Field(default=10, gt=0, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)

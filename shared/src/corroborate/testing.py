@@ -63,8 +63,10 @@ def referral_submitted(
     risk_flags: Sequence[RiskFlag] = (),
     producer: str = "intake",
     submitted_at: datetime | None = None,
+    **facts: Any,
 ) -> EventEnvelope:
-    """A ``referral.submitted`` as intake sends it, the details sealed with a fresh case key."""
+    """A ``referral.submitted`` as intake sends it, the details sealed with a fresh case key;
+    ``facts`` replace payload fields (countries, consent, allegations...)."""
     case_id = case_id or uuid.uuid4()
     payload = ReferralSubmitted(
         reference=reference,
@@ -78,6 +80,7 @@ def referral_submitted(
         documents=[],
         submitted_at=submitted_at or utc_now(),
     )
+    payload = payload.model_copy(update=facts)  # e.g. allegations=, gender=, age_band=
     return new_event(
         payload=payload,
         case_id=case_id,

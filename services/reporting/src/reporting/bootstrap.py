@@ -14,9 +14,17 @@ from corroborate.settings import Settings, load_settings
 from reporting.adapters.operations import COLLECTION as DEADLINES
 from reporting.adapters.operations import WITHDRAWN, DeadlineLog, WithdrawnCases
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
+from reporting.adapters.statistics import (
+    OPERATIONS,
+    PATTERNS,
+    OperationsProjection,
+    PatternProjection,
+)
 from reporting.entrypoints.events import event_handlers
 from reporting.entrypoints.http import build_router
+from reporting.entrypoints.statistics_http import build_statistics_router
 from reporting.service import Reporting
+from reporting.statistics_service import Statistics
 
 SERVICE = "reporting"
 TITLE = "Corroborate reporting"
@@ -24,7 +32,7 @@ VERSION = "0.1.0"
 REPORTS = "reports"
 
 
-def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
+def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
     """Wire reporting's use cases to its infrastructure; nothing connects yet."""
     link_secret = settings.report_link_secret.get_secret_value()
     if not link_secret:
@@ -50,27 +58,39 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting]:
             secret=link_secret.encode(), ttl=timedelta(seconds=settings.report_link_ttl_seconds)
         ),
     )
-    runtime.subscribe(event_handlers(reporting))
+    statistics = Statistics(
+        patterns=PatternProjection(runtime.collection(PATTERNS)),
+        operations=OperationsProjection(runtime.collection(OPERATIONS)),
+        keyring=runtime.keyring,
+        threshold=settings.statistics_threshold,
+        base=settings.statistics_rounding_base,
+    )
+    runtime.subscribe(event_handlers(reporting, statistics))
     runtime.publishes("report.issued", "report.changes_requested")
-    return runtime, reporting
+    return runtime, reporting, statistics
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, reporting = build(settings)
+    runtime, reporting, statistics = build(settings)
+
+    async def prepare() -> None:
+        await reporting.prepare()
+        await statistics.prepare()
+
     return service_app(
         runtime=runtime,
         title=TITLE,
         version=VERSION,
-        summary="Legal sign-off, the medico-legal report, and its download.",
-        prepare=reporting.prepare,
-        router=build_router(public_url=settings.reporting_url),
-        state={"reporting": reporting},
+        summary="Legal sign-off, the medico-legal report and its download, and statistics.",
+        prepare=prepare,
+        router=[build_router(public_url=settings.reporting_url), build_statistics_router()],
+        state={"reporting": reporting, "statistics": statistics},
     )
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
     """For ``faststream docs gen --factory reporting.bootstrap:create_asyncapi_app``."""
-    runtime, _ = build(settings or load_settings())
+    runtime, _, _ = build(settings or load_settings())
     return runtime.asyncapi_app(title=TITLE, version=VERSION)

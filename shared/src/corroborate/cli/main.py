@@ -134,3 +134,112 @@ def demo(
     )
     if not ok:
         raise typer.Exit(1)
+
+
+stats_app = typer.Typer(help="Anonymised statistics from the reporting service.")
+app.add_typer(stats_app, name="stats")
+
+
+class Dimension(StrEnum):
+    COUNTRY = "country"
+    YEAR = "year"
+    METHOD = "method"
+    PERPETRATOR = "perpetrator"
+    GENDER = "gender"
+    AGE_BAND = "age_band"
+    ORIGIN = "origin"
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSON = "json"
+
+
+@stats_app.command("export")
+def stats_export(
+    by: Annotated[list[Dimension], typer.Option(help="Count by (repeat for several).")],
+    country: Annotated[
+        list[str] | None, typer.Option(help="Only these countries of ill-treatment.")
+    ] = None,
+    file_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.CSV,
+    out: Annotated[Path | None, typer.Option(help="Write here (default: standard output).")] = None,
+) -> None:
+    """Export a patterns-of-torture table, as an analyst sees it (small counts suppressed,
+    every count rounded), from the running reporting service."""
+    import httpx  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.auth_private_key_file is None:
+        typer.echo("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set", err=True)
+        raise typer.Exit(2)
+    token = issue_token(
+        private_key_pem=settings.auth_private_key_file.read_text(encoding="utf-8"),
+        issuer=settings.auth_issuer,
+        subject="stats-export",
+        role=Role.ANALYST,
+        audiences=[SERVICE_AUDIENCES["reporting"]],
+        ttl_seconds=300,
+    )
+    params: list[tuple[str, str | int | float | bool | None]] = [("by", d.value) for d in by]
+    params += [("country", c) for c in country or []]
+    params.append(("format", file_format.value))
+    response = httpx.get(
+        f"{settings.reporting_url}/statistics/patterns",
+        params=params,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    if response.status_code != 200:
+        typer.echo(f"HTTP {response.status_code}: {response.text[:500]}", err=True)
+        raise typer.Exit(1)
+    if out is None:
+        typer.echo(response.text, nl=False)
+    else:
+        out.write_text(response.text, encoding="utf-8")
+        typer.echo(f"wrote {out}")
+
+
+parked_app = typer.Typer(help="Messages a service parked: list them, replay them after a fix.")
+app.add_typer(parked_app, name="parked")
+
+
+class Service(StrEnum):
+    INTAKE = "intake"
+    REVIEW = "review"
+    REPORTING = "reporting"
+
+
+@parked_app.command("list")
+def parked_list(
+    service: Annotated[Service, typer.Option(help="Whose parking queue.")],
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+) -> None:
+    """Show parked messages (type, event and case ids, reason, when), leaving them parked."""
+    from corroborate.messaging.parked import list_parked  # noqa: PLC0415
+
+    parked = asyncio.run(list_parked(load_settings(), service.value, limit=limit))
+    for p in parked:
+        typer.echo(
+            f"{p.parked_at or '-'}  {p.event_type or '-'}  event {p.event_id or '-'}  "
+            f"case {p.case_id or '-'}  {p.reason}: {p.detail}"
+        )
+    typer.echo(f"{len(parked)} parked message(s) for {service.value}")
+
+
+@parked_app.command("replay")
+def parked_replay(
+    service: Annotated[Service, typer.Option(help="Whose parking queue.")],
+    reason: Annotated[str | None, typer.Option(help="Only those parked for this reason.")] = None,
+    event_id: Annotated[str | None, typer.Option(help="Only this event.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 1000,
+) -> None:
+    """Put parked messages back on the exchange under their original routing key (after the
+    cause was fixed); the rest stay parked."""
+    from corroborate.messaging.parked import replay_parked  # noqa: PLC0415
+
+    replayed = asyncio.run(
+        replay_parked(load_settings(), service.value, reason=reason, event_id=event_id, limit=limit)
+    )
+    for p in replayed:
+        typer.echo(f"replayed {p.event_type} event {p.event_id or '-'} (was: {p.reason})")
+    typer.echo(f"{len(replayed)} message(s) replayed for {service.value}")

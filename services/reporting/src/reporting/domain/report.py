@@ -56,6 +56,7 @@ class ReportContent:
     completed_on: date | None
     answers: list[AnsweredQuestion]
     photographs: list[PhotographRow]
+    body_map_version: str
 
 
 def consistency_label(code: str) -> str:
@@ -105,6 +106,7 @@ def assemble(
             )
             for number, question in enumerate(survivor.questions, start=1)
         ],
+        body_map_version=regions.version,
         photographs=[
             PhotographRow(
                 number=i,

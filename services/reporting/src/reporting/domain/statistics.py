@@ -1,0 +1,159 @@
+"""Patterns of torture: anonymised counts that never reveal a small group of people.
+
+Each consenting case contributes its facts (countries where the ill-treatment happened, the
+year it began, methods and perpetrator types in the controlled vocabularies, gender, age band,
+country of origin) and nothing that identifies anyone. A table counts cases by the dimensions
+asked for, and is protected before anything leaves:
+
+1. Primary suppression: a count below the threshold (default 5) is never shown.
+2. Complementary suppression: in every line of the table (cells that differ in one dimension
+   only) and among the margins, a lone suppressed cell takes the next smallest with it, so a
+   line total minus the cells shown never gives a suppressed count.
+3. Rounding: every count shown, totals and margins included, is rounded to the nearest multiple
+   of the base (default 5). Tables can be asked for with any grouping and filter, and an answer
+   to one query can be subtracted from another's; rounding leaves each shown number uncertain
+   by up to half the base, so such differences cannot pin a suppressed count down within its
+   range (1 to threshold - 1).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+DIMENSIONS = ("country", "year", "method", "perpetrator", "gender", "age_band", "origin")
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """One consenting case as statistics see it: no names, dates of birth or references, no
+    exact dates (a year, a month, an age band)."""
+
+    countries: tuple[str, ...]
+    year: str
+    methods: tuple[str, ...]
+    perpetrators: tuple[str, ...]
+    gender: str
+    age_band: str
+    origin: str
+    month: str
+
+    def values(self, dimension: str) -> tuple[str, ...]:
+        """The case's values in one dimension; several for countries, methods, perpetrators."""
+        many = {"country": self.countries, "method": self.methods, "perpetrator": self.perpetrators}
+        if dimension in many:
+            return many[dimension] or (UNKNOWN,)
+        one = {
+            "year": self.year,
+            "gender": self.gender,
+            "age_band": self.age_band,
+            "origin": self.origin,
+        }
+        if dimension in one:
+            return (one[dimension],)
+        raise ValueError(f"by: unknown dimension {dimension}")
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: tuple[str, ...]
+    count: int | None  # None: suppressed
+
+    @property
+    def suppressed(self) -> bool:
+        return self.count is None
+
+
+@dataclass(frozen=True)
+class Table:
+    by: tuple[str, ...]
+    cells: list[Cell]
+    margins: dict[str, list[Cell]]
+    total: Cell
+    threshold: int
+    base: int
+
+
+def matches(facts: CaseFacts, filters: Mapping[str, set[str]]) -> bool:
+    return all(set(facts.values(d)) & allowed for d, allowed in filters.items())
+
+
+def tabulate(
+    cases: Iterable[CaseFacts],
+    *,
+    by: Sequence[str],
+    filters: Mapping[str, set[str]] | None = None,
+    threshold: int = 5,
+    base: int = 5,
+) -> Table:
+    """Count cases by ``by`` (a case counts once in each combination of its values), then
+    suppress and round as the module describes."""
+    unknown = [d for d in (*by, *(filters or {})) if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"by: unknown dimension {unknown[0]}; use one of {', '.join(DIMENSIONS)}")
+    if len(set(by)) != len(by):
+        raise ValueError("by: a dimension is given twice")
+    chosen = [c for c in cases if matches(c, filters or {})]
+    counts: Counter[tuple[str, ...]] = Counter()
+    margins: dict[str, Counter[str]] = {d: Counter() for d in by}
+    for case in chosen:
+        for key in itertools.product(*(case.values(d) for d in by)):
+            counts[key] += 1
+        for d in by:
+            for value in case.values(d):
+                margins[d][value] += 1
+    hidden = {key for key, n in counts.items() if n < threshold}
+    hidden |= _complementary(counts, hidden, len(by))
+    margin_cells = {}
+    for d in by:
+        keyed: dict[tuple[str, ...], int] = {(value,): n for value, n in margins[d].items()}
+        small = {key for key, n in keyed.items() if n < threshold}
+        small |= _complementary(keyed, small, 1)
+        margin_cells[d] = [
+            Cell(key, None if key in small else _round(n, base)) for key, n in sorted(keyed.items())
+        ]
+    total = len(chosen)
+    return Table(
+        by=tuple(by),
+        cells=[
+            Cell(key, None if key in hidden else _round(n, base))
+            for key, n in sorted(counts.items())
+        ],
+        margins=margin_cells,
+        total=Cell((), None if total < threshold else _round(total, base)),
+        threshold=threshold,
+        base=base,
+    )
+
+
+def _round(count: int, base: int) -> int:
+    """To the nearest multiple of ``base``, halves up (never below the threshold once shown)."""
+    return max(base, ((count + base // 2) // base) * base)
+
+
+def _complementary(
+    counts: Mapping[tuple[str, ...], int], hidden: set[tuple[str, ...]], dimensions: int
+) -> set[tuple[str, ...]]:
+    """Cells to hide besides the small ones: a line (cells that differ in one dimension only)
+    never has a single hidden cell; the smallest shown cell of that line joins it, and the
+    check repeats until no line changes."""
+    hidden = set(hidden)
+    extra: set[tuple[str, ...]] = set()
+    changed = True
+    while changed:
+        changed = False
+        for d in range(dimensions):
+            lines: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
+            for key in counts:
+                lines.setdefault(key[:d] + key[d + 1 :], []).append(key)
+            for members in lines.values():
+                concealed = [k for k in members if k in hidden]
+                shown = sorted((k for k in members if k not in hidden), key=lambda k: counts[k])
+                if len(concealed) == 1 and shown:
+                    hidden.add(shown[0])
+                    extra.add(shown[0])
+                    changed = True
+    return extra
