@@ -20,6 +20,8 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from corroborate.audit import COLLECTION as AUDIT_COLLECTION
+from corroborate.audit import AuditLog
 from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS
@@ -67,6 +69,7 @@ class ServiceRuntime:
     publisher: RabbitEventPublisher = field(init=False)
     consumer: CaseEventConsumer = field(init=False)
     relay: OutboxRelay = field(init=False)
+    audit: AuditLog = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -85,6 +88,7 @@ class ServiceRuntime:
         self.consumer = CaseEventConsumer(
             broker=self.broker, topology=self.topology, registry=CASE_EVENTS, service=self.service
         )
+        self.audit = AuditLog(self.collection(AUDIT_COLLECTION), service=self.service)
         self.relay = OutboxRelay(
             collections=[self.collection(name) for name in self.outbox_collections],
             publisher=self.publisher,
@@ -130,6 +134,7 @@ class ServiceRuntime:
         return FastStream(self.broker, specification=self.asyncapi(title=title, version=version))
 
     async def start(self) -> None:
+        await self.audit.ensure_indexes()
         for name in self.outbox_collections:
             await self.collection(name).create_index("outbox_pending")
         for bucket in self.buckets:

@@ -87,6 +87,7 @@ def build(settings: Settings) -> Wiring:
         reporting_url=settings.reporting_url,
         retention_mode=settings.evidence_retention_mode,
         retention=timedelta(days=settings.evidence_retention_days),
+        audit=runtime.audit,
     )
     runtime.subscribe(event_handlers(intake))
     runtime.publishes(*PUBLISHES)

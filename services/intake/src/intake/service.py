@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
+from corroborate.audit import SYSTEM, AuditLog, actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import DataKey, KeyRing, open_fields, seal_fields
@@ -165,7 +166,9 @@ class Intake:
         reporting_url: str,
         retention_mode: str,
         retention: timedelta,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._referrals = referrals
         self._keyring = keyring
         self._store = store
@@ -225,6 +228,8 @@ class Intake:
             wrapped_key=key.wrapped,
             home_office_index=self._ho_index(data),
         )
+        if created:
+            await self._audit.record("referral.created", actor=actor_of(caller), case_id=case_id)
         if not created:  # the same key, concurrently: the other request made it
             existing = await self._referrals.get(case_id)
             assert existing is not None
@@ -256,6 +261,12 @@ class Intake:
             details=self._sealed(merged, case_id, key),
             home_office_index=self._ho_index(merged),
         )
+        await self._audit.record(
+            "referral.edited",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"fields": sorted(patch)},
+        )
         return stored.referral
 
     # Reading ----------------------------------------------------------------------------
@@ -285,6 +296,7 @@ class Intake:
             for change in referral.timeline
             if change.note is not None
         }
+        await self._audit.record("identity.read", actor=actor_of(caller), case_id=case_id)
         return ReferralRead(referral=referral, details=details, missing=missing, notes=notes)
 
     def _open_note(self, case_id: uuid.UUID, change: StatusChange) -> str:
@@ -401,6 +413,12 @@ class Intake:
             if (earlier.sha256, earlier.kind) != (record.sha256, record.kind):
                 raise IdempotencyKeyReused(idempotency_key or "")
             return Replayed(earlier, True)
+        await self._audit.record(
+            "document.received",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"document_id": str(document_id), "sha256": record.sha256},
+        )
         until = utc_now() + self._retention
         for obj in written:
             await self._store.lock(
@@ -469,6 +487,12 @@ class Intake:
         if record is None or (working and record.working_copy is None):
             raise NotFound(str(document_id))
         copy = record.working_copy if working else None
+        await self._audit.record(
+            "document.downloaded",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"document_id": str(document_id), "copy": "working" if working else "original"},
+        )
         stream = self._store.read_decrypted(
             bucket=self._bucket,
             key=copy.object_key if copy else record.object_key,
@@ -527,6 +551,7 @@ class Intake:
         if idempotency_key is not None:
             referral.applied_keys[idempotency_key] = fingerprint
         await self._referrals.save(referral, events=[event])
+        await self._audit.record("referral.submitted", actor=actor_of(caller), case_id=case_id)
         return Replayed(referral, False)
 
     def _submitted(
@@ -624,6 +649,7 @@ class Intake:
             referral.applied_keys[idempotency_key] = fingerprint
         # A draft was never seen downstream: there is nobody to tell.
         await self._referrals.save(referral, events=[] if was_draft else [event])
+        await self._audit.record("referral.withdrawn", actor=actor_of(caller), case_id=case_id)
         return Replayed(referral, False)
 
     async def provide_information(
@@ -670,6 +696,7 @@ class Intake:
         if idempotency_key is not None:
             referral.applied_keys[idempotency_key] = fingerprint
         await self._referrals.save(referral, events=[event])
+        await self._audit.record("information.provided", actor=actor_of(caller), case_id=case_id)
         return Replayed(referral, False)
 
     async def report_link(
@@ -691,6 +718,12 @@ class Intake:
             report_id=uuid.UUID(str(report["report_id"])),
             organisation=stored.referral.organisation,
             now=utc_now(),
+        )
+        await self._audit.record(
+            "report.link_issued",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"version": report["version"]},
         )
         return report, link
 
@@ -716,6 +749,12 @@ class Intake:
                 referral.reports.append(entry)
                 referral.reports.sort(key=lambda r: int(str(r["version"])))
         await self._referrals.save(referral, events=[], processed_event=envelope.event_id)
+        await self._audit.record(
+            "status.changed",
+            actor=SYSTEM,
+            case_id=envelope.case_id,
+            details={"status": change.status.value, "event_id": str(envelope.event_id)},
+        )
 
 
 _STATUS_FOR: dict[type, ReferralStatus] = {

@@ -51,6 +51,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
         withdrawn=WithdrawnCases(runtime.collection(WITHDRAWN)),
         retention_mode=settings.evidence_retention_mode,
         retention=timedelta(days=settings.evidence_retention_days),
+        audit=runtime.audit,
         keyring=runtime.keyring,
         store=runtime.store,
         reports_bucket=settings.bucket_name(REPORTS),
@@ -64,6 +65,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
         keyring=runtime.keyring,
         threshold=settings.statistics_threshold,
         base=settings.statistics_rounding_base,
+        audit=runtime.audit,
     )
     runtime.subscribe(event_handlers(reporting, statistics))
     runtime.publishes("report.issued", "report.changes_requested")

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from corroborate.audit import AuditLog, actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
@@ -65,7 +66,9 @@ class Reporting:
         withdrawn: WithdrawnCases,
         retention_mode: str,
         retention: timedelta,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._withdrawn = withdrawn
         self._retention_mode = retention_mode
         self._retention = retention
@@ -145,6 +148,9 @@ class Reporting:
             registry=CASE_EVENTS,
         )
         await self._reviews.save(review, events=[event])
+        await self._audit.record(
+            "report.changes_requested", actor=actor_of(caller), case_id=case_id
+        )
         return review
 
     def comments(self, review: LegalReview) -> list[str]:
@@ -181,7 +187,16 @@ class Reporting:
         if not review.awaiting_issue:
             review.sign(by=caller.subject, at=utc_now(), statement=statement)
             await self._reviews.save(review, events=[])
-        return await self._issue(stored)
+            await self._audit.record("report.signed_off", actor=actor_of(caller), case_id=case_id)
+        issued = await self._issue(stored)
+        latest = issued.latest_report
+        await self._audit.record(
+            "report.issued",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"version": latest.version if latest else None},
+        )
+        return issued
 
     async def _issue(self, stored: StoredReview) -> LegalReview:
         review = stored.review
@@ -257,6 +272,12 @@ class Reporting:
             organisation=stored.review.organisation,
             now=utc_now(),
         )
+        await self._audit.record(
+            "report.link_issued",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"version": latest.version},
+        )
         return ReportLink(latest.report_id, latest.version, link)
 
     async def download(
@@ -282,6 +303,12 @@ class Reporting:
             version_id=report.version_id,
         )
         await self._record_download(stored, report_id, caller)
+        await self._audit.record(
+            "report.downloaded",
+            actor=actor_of(caller),
+            case_id=stored.review.case_id,
+            details={"report_id": str(report_id), "version": report.version},
+        )
         return ReportDownload(report=report, reference=stored.review.reference, content=content)
 
     async def _record_download(

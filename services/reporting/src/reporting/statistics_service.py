@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from corroborate.audit import AuditLog, actor_of
+from corroborate.auth import Principal
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     ReferralAccepted,
@@ -58,7 +60,9 @@ class Statistics:
         keyring: KeyRing,
         threshold: int,
         base: int,
+        audit: AuditLog,
     ) -> None:
+        self._audit = audit
         self._patterns = patterns
         self._operations = operations
         self._keyring = keyring
@@ -131,7 +135,14 @@ class Statistics:
 
     # --- queries ------------------------------------------------------------------------------
 
-    async def patterns(self, *, by: Sequence[str], filters: Mapping[str, set[str]]) -> Table:
+    async def patterns(
+        self, *, caller: Principal, by: Sequence[str], filters: Mapping[str, set[str]]
+    ) -> Table:
+        await self._audit.record(
+            "statistics.exported",
+            actor=actor_of(caller),
+            details={"by": list(by), "filters": {d: sorted(v) for d, v in filters.items()}},
+        )
         return tabulate(
             await self._patterns.all(),
             by=by,
@@ -140,7 +151,8 @@ class Statistics:
             base=self.base,
         )
 
-    async def operations(self) -> Operations:
+    async def operations(self, *, caller: Principal) -> Operations:
+        await self._audit.record("operations.read", actor=actor_of(caller))
         rows = await self._operations.all()
         received = Counter(r["received_month"] for r in rows if r.get("received_month"))
         accepted = Counter(r["accepted_month"] for r in rows if r.get("accepted_month"))

@@ -42,6 +42,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
         keyring=runtime.keyring,
         store=runtime.store,
         photographs_bucket=settings.bucket_name(PHOTOGRAPHS),
+        audit=runtime.audit,
     )
     runtime.subscribe(event_handlers(review))
     runtime.publishes(*PUBLISHES)

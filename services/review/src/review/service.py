@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from corroborate.audit import AuditLog, actor_of
 from corroborate.auth import Principal, Role
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
@@ -105,8 +106,10 @@ class Review:
         keyring: KeyRing,
         store: ObjectStore,
         photographs_bucket: str,
+        audit: AuditLog,
         max_photo_bytes: int = 50 * 1024 * 1024,
     ) -> None:
+        self._audit = audit
         self._cases = cases
         self._roster = roster
         self._policy = policy
@@ -246,14 +249,25 @@ class Review:
                 request_id=request_id, question=question, requested_by=by, requested_at=now
             )
         await self._cases.save(case, events=[self._event(payload, case)])
+        await self._audit.record(
+            "triage.decided",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"outcome": outcome.value},
+        )
         return case
 
     def _seal(self, stored: StoredCase, text: str, *, purpose: str) -> Any:
         key = self._keyring.unwrap(stored.protected.wrapped_key)
         return seal_text(text, case_id=stored.case.case_id, key=key, purpose=purpose)
 
-    async def put_clinician(self, clinician: Clinician) -> Clinician:
+    async def put_clinician(self, *, caller: Principal, clinician: Clinician) -> Clinician:
         await self._roster.put(clinician)
+        await self._audit.record(
+            "roster.changed",
+            actor=actor_of(caller),
+            details={"clinician_id": clinician.clinician_id},
+        )
         return clinician
 
     async def roster(self) -> list[Clinician]:
@@ -294,6 +308,12 @@ class Review:
             case,
         )
         await self._cases.save(case, events=[event])
+        await self._audit.record(
+            "case.assigned",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"clinician_id": clinician_id},
+        )
         return case
 
     # --- the assessment ------------------------------------------------------------------------
@@ -326,6 +346,7 @@ class Review:
             case,
         )
         await self._cases.save(case, events=[event])
+        await self._audit.record("appointment.booked", actor=actor_of(caller), case_id=case_id)
         return case
 
     async def record_consent(
@@ -346,6 +367,12 @@ class Review:
             at=utc_now(),
         )
         await self._cases.save(case, events=[])
+        await self._audit.record(
+            "consent.recorded",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"examination": examination, "photography": photography},
+        )
         return case
 
     async def add_photograph(
@@ -395,6 +422,12 @@ class Review:
                 bucket=self._photographs, key=key, version_id=written.version_id
             )
             raise
+        await self._audit.record(
+            "photograph.received",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"sha256": photograph.sha256},
+        )
         return photograph
 
     async def record_findings(
@@ -406,6 +439,12 @@ class Review:
         self._refuse_identity(stored, findings)
         stored.case.record_findings(findings, by=caller.subject, at=utc_now())
         await self._cases.save(stored.case, events=[])
+        await self._audit.record(
+            "findings.saved",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"version": len(stored.case.versions)},
+        )
         return stored.case
 
     def _refuse_identity(self, stored: StoredCase, findings: ClinicalFindings) -> None:
@@ -434,6 +473,7 @@ class Review:
         case = (await self.get(caller=caller, case_id=case_id)).case
         case.submit_for_peer_review(by=caller.subject, at=utc_now())
         await self._cases.save(case, events=[])
+        await self._audit.record("draft.submitted", actor=actor_of(caller), case_id=case_id)
         return case
 
     async def peer_review_queue(self, *, caller: Principal) -> list[ReviewCase]:
@@ -474,6 +514,12 @@ class Review:
                 )
             )
         await self._cases.save(case, events=events)
+        await self._audit.record(
+            "peer_review.decided",
+            actor=actor_of(caller),
+            case_id=case_id,
+            details={"approved": approve},
+        )
         return case
 
     async def on_changes_requested(self, envelope: EventEnvelope, payload: object) -> None:

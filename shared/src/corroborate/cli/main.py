@@ -243,3 +243,32 @@ def parked_replay(
     for p in replayed:
         typer.echo(f"replayed {p.event_type} event {p.event_id or '-'} (was: {p.reason})")
     typer.echo(f"{len(replayed)} message(s) replayed for {service.value}")
+
+
+audit_app = typer.Typer(help="The services' tamper-evident audit logs.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(service: Annotated[Service, typer.Option(help="Whose audit log.")]) -> None:
+    """Check a service's hash chain; name the first broken link (exit 1) if there is one."""
+    from corroborate.audit import COLLECTION, AuditLog, Broken, verify  # noqa: PLC0415
+    from corroborate.mongo import mongo_client  # noqa: PLC0415
+
+    async def check() -> tuple[int, Broken | None]:
+        settings = load_settings()
+        client = mongo_client(settings)
+        try:
+            log = AuditLog(
+                client[settings.database_name(service.value)][COLLECTION], service=service.value
+            )
+            chain = await log.chain()
+            return len(chain), verify(chain)
+        finally:
+            await client.close()
+
+    count, broken = asyncio.run(check())
+    if broken is not None:
+        typer.echo(f"{service.value}: broken at record {broken.seq}: {broken.reason}")
+        raise typer.Exit(1)
+    typer.echo(f"{service.value}: {count} record(s), chain intact")

@@ -162,7 +162,7 @@ def build_statistics_router() -> APIRouter:
             origin=origin,
         )
         try:
-            table = await statistics.patterns(by=by, filters=filters)
+            table = await statistics.patterns(caller=caller, by=by, filters=filters)
         except ValueError as exc:
             raise InvalidFields(
                 str(exc), [FieldError(field="by", rule="dimensions", message=str(exc))]
@@ -187,7 +187,9 @@ def build_statistics_router() -> APIRouter:
         statistics: StatisticsService,
         country: Annotated[str, Query(pattern=r"^[A-Z]{2}$")],
     ) -> Response:
-        table = await statistics.patterns(by=["year", "method"], filters={"country": {country}})
+        table = await statistics.patterns(
+            caller=caller, by=["year", "method"], filters={"country": {country}}
+        )
         return Response(_chart(table, country), media_type="image/svg+xml")
 
     @router.get(
@@ -196,7 +198,7 @@ def build_statistics_router() -> APIRouter:
         summary="For managers: referrals per month, time to issue, on-time share, backlog",
     )
     async def operations(caller: Manager, statistics: StatisticsService) -> OperationsView:
-        ops = await statistics.operations()
+        ops = await statistics.operations(caller=caller)
         return OperationsView(
             months=[
                 MonthView(

@@ -526,7 +526,7 @@ def build_router() -> APIRouter:
                     for e in exc.errors(include_input=False)
                 ],
             ) from exc
-        return await review.put_clinician(clinician)
+        return await review.put_clinician(caller=caller, clinician=clinician)
 
     @router.get(
         "/roster",
