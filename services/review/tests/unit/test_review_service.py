@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 
+from corroborate.audit import AuditLog
 from corroborate.auth import Principal, Role
 from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.events.contracts import (
@@ -65,6 +66,17 @@ class FakeCases:
         self.events.extend(events)
 
 
+class FakeAudit:
+    """Stands in for the audit collection: keeps the actions recorded."""
+
+    def __init__(self) -> None:
+        self.actions: list[str] = []
+
+    async def record(self, action: str, **_fields: object) -> int:
+        self.actions.append(action)
+        return len(self.actions)
+
+
 class FakeRoster:
     """Stands in for the roster collection: everyone asked about works here."""
 
@@ -93,6 +105,7 @@ def review(cases: FakeCases) -> Review:
         keyring=keyring,
         store=cast(ObjectStore, object()),  # these steps store no object
         photographs_bucket="unused",
+        audit=cast(AuditLog, FakeAudit()),
     )
 
 
