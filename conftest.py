@@ -47,7 +47,7 @@ def settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def keyring(settings: Settings) -> KeyRing:
-    return KeyRing(settings.master_key.get_secret_value())
+    return settings.keyring()
 
 
 @pytest.fixture(scope="session")

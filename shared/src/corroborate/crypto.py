@@ -114,20 +114,53 @@ def _parent(document: dict[str, Any], path: str) -> tuple[dict[str, Any] | None,
     return (node if isinstance(node, dict) else None), name
 
 
-class KeyRing:
-    """Holds the master key and makes, wraps and unwraps case data keys."""
+def _master_key(value_b64: str) -> bytes:
+    try:
+        master = base64.b64decode(value_b64, validate=True)
+    except ValueError as exc:
+        raise ValueError("master key must be base64") from exc
+    if len(master) != 32:
+        raise ValueError("master key must be 32 bytes (base64 of 32 random bytes)")
+    return master
 
-    def __init__(self, master_key_b64: str) -> None:
-        try:
-            master = base64.b64decode(master_key_b64, validate=True)
-        except ValueError as exc:
-            raise ValueError("master key must be base64") from exc
-        if len(master) != 32:
-            raise ValueError("master key must be 32 bytes (base64 of 32 random bytes)")
+
+class KeyRing:
+    """Holds the master key and makes, wraps and unwraps case data keys.
+
+    After a rotation the new master key wraps new data keys, and the previous ones still unwrap
+    what they wrapped until ``rewrap`` has moved every data key to the new one. Blind indexes use
+    a key of their own, which a rotation leaves alone (else every index would change).
+    """
+
+    def __init__(
+        self,
+        master_key_b64: str,
+        *,
+        previous_keys_b64: Iterable[str] = (),
+        blind_index_key_b64: str = "",
+    ) -> None:
+        master = _master_key(master_key_b64)
         self._master = AESGCM(master)
-        # A separate key for blind indexes, derived so that it never equals the wrapping key.
-        self._blind_root = hmac.new(master, b"corroborate blind index v1", hashlib.sha256).digest()
         self.key_id = hashlib.sha256(master).hexdigest()[:16]
+        self._unwrappers = {self.key_id: self._master}
+        for previous_b64 in previous_keys_b64:
+            previous = _master_key(previous_b64)
+            self._unwrappers[hashlib.sha256(previous).hexdigest()[:16]] = AESGCM(previous)
+        # A separate key for blind indexes, never equal to a wrapping key: the one given, or one
+        # derived from the master key (then set it explicitly before rotating the master key).
+        blind = _master_key(blind_index_key_b64) if blind_index_key_b64 else master
+        self._blind_root = hmac.new(blind, b"corroborate blind index v1", hashlib.sha256).digest()
+
+    def rewrap(self, wrapped: WrappedKey) -> WrappedKey:
+        """The same data key, wrapped by the current master key."""
+        if wrapped.key_id == self.key_id:
+            return wrapped
+        secret = self.unwrap(wrapped).secret
+        nonce = os.urandom(_NONCE)
+        ciphertext = self._master.encrypt(nonce, secret, self.key_id.encode())
+        return WrappedKey(
+            key_id=self.key_id, ciphertext=base64.b64encode(nonce + ciphertext).decode()
+        )
 
     def new_data_key(self) -> DataKey:
         secret = AESGCM.generate_key(bit_length=256)
@@ -150,11 +183,12 @@ class KeyRing:
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
     def unwrap(self, wrapped: WrappedKey) -> DataKey:
-        if wrapped.key_id != self.key_id:
-            raise DecryptionError(f"data key was wrapped by master key {wrapped.key_id}")
+        unwrapper = self._unwrappers.get(wrapped.key_id)
+        if unwrapper is None:
+            raise DecryptionError(f"data key was wrapped by an unknown master key {wrapped.key_id}")
         raw = base64.b64decode(wrapped.ciphertext)
         try:
-            secret = self._master.decrypt(raw[:_NONCE], raw[_NONCE:], self.key_id.encode())
+            secret = unwrapper.decrypt(raw[:_NONCE], raw[_NONCE:], wrapped.key_id.encode())
         except InvalidTag as exc:
             raise DecryptionError("wrapped data key failed authentication") from exc
         return DataKey(secret=secret, wrapped=wrapped)

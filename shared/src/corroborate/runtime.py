@@ -75,7 +75,7 @@ class ServiceRuntime:
         settings = self.settings
         self.mongo = mongo_client(settings)
         self.database = self.mongo[settings.database_name(self.service)]
-        self.keyring = KeyRing(settings.master_key.get_secret_value())
+        self.keyring = settings.keyring()
         self.store = ObjectStore(settings)
         self.verifier = TokenVerifier(
             public_key_pem=settings.public_key_pem,

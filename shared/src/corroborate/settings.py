@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corroborate.crypto import KeyRing
+
 
 def _env_file() -> str | None:
     return os.environ.get("CORROBORATE_ENV_FILE", ".local/corroborate.env")
@@ -47,6 +49,15 @@ class Settings(BaseSettings):
     master_key: SecretStr = Field(
         default=SecretStr(""),
         description="Base64 of 32 bytes: the key-encryption key that wraps each case's data key.",
+    )
+    previous_master_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Comma-separated earlier master keys: they still unwrap until keys rewrap.",
+    )
+    blind_index_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Base64 of 32 bytes for blind indexes; stays the same when the master key "
+        "is rotated (derived from the master key if empty).",
     )
     auth_issuer: str = "corroborate-local-issuer"
     auth_public_key: SecretStr = SecretStr("")
@@ -125,6 +136,15 @@ class Settings(BaseSettings):
                 "set CORROBORATE_AUTH_PUBLIC_KEY or CORROBORATE_AUTH_PUBLIC_KEY_FILE"
             )
         return self.auth_public_key_file.read_text(encoding="utf-8")
+
+    def keyring(self) -> KeyRing:
+        """The master key, any previous ones, and the blind index key, as one key ring."""
+        previous = [k for k in self.previous_master_keys.get_secret_value().split(",") if k]
+        return KeyRing(
+            self.master_key.get_secret_value(),
+            previous_keys_b64=previous,
+            blind_index_key_b64=self.blind_index_key.get_secret_value(),
+        )
 
     def database_name(self, service: str) -> str:
         """Each service owns exactly one database."""

@@ -64,6 +64,7 @@ def keys_init(
         "CORROBORATE_S3_ACCESS_KEY": "corroborate",
         "CORROBORATE_S3_SECRET_KEY": secrets.token_urlsafe(30),
         "CORROBORATE_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CORROBORATE_BLIND_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
         "CORROBORATE_AUTH_PUBLIC_KEY_FILE": str(public_file.resolve()),
         "CORROBORATE_AUTH_PRIVATE_KEY_FILE": str(private_file.resolve()),
         "CORROBORATE_REPORT_LINK_SECRET": secrets.token_urlsafe(32),
@@ -272,3 +273,27 @@ def audit_verify(service: Annotated[Service, typer.Option(help="Whose audit log.
         typer.echo(f"{service.value}: broken at record {broken.seq}: {broken.reason}")
         raise typer.Exit(1)
     typer.echo(f"{service.value}: {count} record(s), chain intact")
+
+
+@keys_app.command("rewrap")
+def keys_rewrap(
+    service: Annotated[Service, typer.Option(help="Whose database.")],
+) -> None:
+    """After rotating the master key (new CORROBORATE_MASTER_KEY, the old one in
+    CORROBORATE_PREVIOUS_MASTER_KEYS): re-wrap every stored data key under the new one."""
+    from corroborate.mongo import mongo_client  # noqa: PLC0415
+    from corroborate.rewrap import rewrap_database  # noqa: PLC0415
+
+    async def run() -> dict[str, int]:
+        settings = load_settings()
+        client = mongo_client(settings)
+        try:
+            database = client[settings.database_name(service.value)]
+            return await rewrap_database(database, settings.keyring())
+        finally:
+            await client.close()
+
+    done = asyncio.run(run())
+    for collection, count in sorted(done.items()):
+        typer.echo(f"{service.value}.{collection}: {count} data key(s) re-wrapped")
+    typer.echo(f"{service.value}: {sum(done.values())} data key(s) now under the current key")
