@@ -75,3 +75,25 @@ async def rewrap_database(database: AsyncDatabase[Document], keyring: KeyRing) -
         if total:
             done[name] = total
     return done
+
+
+ERASED = {"erased": True}
+
+
+def erase_keys(value: Any) -> tuple[Any, int]:
+    """``value`` with every wrapped data key (and every sealed text carrying one) removed: what
+    they protected can no longer be decrypted by anyone (crypto-shredding)."""
+    if _is_wrapped(value):
+        return dict(ERASED), 1
+    if isinstance(value, dict):
+        out, count = {}, 0
+        for name, item in value.items():
+            out[name], n = erase_keys(item)
+            count += n
+        return out, count
+    if isinstance(value, list):
+        items = [erase_keys(item) for item in value]
+        return [i for i, _ in items], sum(n for _, n in items)
+    if isinstance(value, str) and value.startswith("{") and '"wrapped_key"' in value:
+        return None, 1
+    return value, 0

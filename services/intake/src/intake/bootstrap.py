@@ -23,7 +23,7 @@ from intake.adapters.webhooks import (
 )
 from intake.domain.webhooks import RetryPolicy
 from intake.entrypoints.events import event_handlers
-from intake.entrypoints.http import build_router
+from intake.entrypoints.http import build_retention_router, build_router
 from intake.entrypoints.webhooks_http import build_webhook_router
 from intake.service import PUBLISHES, Intake
 
@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=VERSION,
         summary="Referral partners submit referrals and evidence, and follow their cases.",
         prepare=wiring.intake.prepare,
-        router=[build_router(), build_webhook_router()],
+        router=[build_router(), build_retention_router(), build_webhook_router()],
         state={
             "intake": wiring.intake,
             "webhooks": wiring.webhooks,

@@ -20,9 +20,11 @@ from corroborate.events.contracts import (
     AllegationSummary,
     AppointmentBooked,
     CaseAssigned,
+    CaseErased,
     ContactDetails,
     DetentionStatus,
     DocumentReference,
+    ErasureReason,
     InformationProvided,
     InformationRequested,
     KeyDates,
@@ -280,11 +282,13 @@ class Intake:
     async def read(self, *, caller: Principal, case_id: uuid.UUID) -> ReferralRead:
         """The referral with its details and notes opened, for the organisation that made it."""
         stored = await self.get(caller=caller, case_id=case_id)
+        referral = stored.referral
+        if stored.wrapped is None:  # erased: only where the case stands remains
+            return ReferralRead(referral=referral, details={}, missing=[], notes={})
         key = self._keyring.unwrap(stored.wrapped_key)
         details = open_fields(
             stored.details, IDENTITY_PATHS, key=key, context=_details_context(case_id)
         )
-        referral = stored.referral
         missing: list[str] = []
         if referral.status is ReferralStatus.DRAFT:
             check = check_draft(details)
@@ -705,6 +709,7 @@ class Intake:
         """A short-lived signed link to reporting's download endpoint: the latest version, or
         an earlier one by number (every issued version stays retrievable)."""
         stored = await self.get(caller=caller, case_id=case_id)
+        stored.wrapped_key  # noqa: B018 - an erased case's report can no longer be opened
         reports = stored.referral.reports
         report = (
             stored.referral.report
@@ -726,6 +731,59 @@ class Intake:
             details={"version": report["version"]},
         )
         return report, link
+
+    # Retention: legal-claims holds and erasure (admins) --------------------------------------
+
+    async def _any(self, case_id: uuid.UUID) -> StoredReferral:
+        stored = await self._referrals.get(case_id)
+        if stored is None:
+            raise NotFound(str(case_id))
+        return stored
+
+    async def set_hold(
+        self, *, caller: Principal, case_id: uuid.UUID, reason: str | None
+    ) -> Referral:
+        """Set (with a reason) or lift (None) a legal-claims hold, which forbids erasure."""
+        stored = await self._any(case_id)
+        stored.referral.legal_hold = reason
+        await self._referrals.save(stored.referral, events=[])
+        await self._audit.record(
+            "legal_hold.set" if reason else "legal_hold.lifted",
+            actor=actor_of(caller),
+            case_id=case_id,
+        )
+        return stored.referral
+
+    async def erase(
+        self,
+        *,
+        caller: Principal,
+        case_id: uuid.UUID,
+        reason: ErasureReason,
+        correlation_id: uuid.UUID,
+    ) -> Referral:
+        """Destroy the case's data key here and, through ``case.erased``, in every service: its
+        identity, notes and documents (every stored version) can no longer be read anywhere.
+        The anonymised statistics keep their counts; the audit log keeps the act, not who."""
+        stored = await self._any(case_id)
+        referral = stored.referral
+        if referral.status is ReferralStatus.ERASED:
+            return referral
+        now = utc_now()
+        event = new_event(
+            payload=CaseErased(reason=reason, erased_by=caller.subject, erased_at=now),
+            case_id=case_id,
+            producer=PRODUCER,
+            correlation_id=correlation_id,
+            registry=CASE_EVENTS,
+            occurred_at=now,
+        )
+        referral.erase(change_id=event.event_id, at=now)
+        await self._referrals.erase(referral, events=[event])
+        await self._audit.record(
+            "case.erased", actor=actor_of(caller), case_id=case_id, details={"reason": reason.value}
+        )
+        return referral
 
     # Progress reported by the other services. Each write records the event as processed,
     # atomically, so a redelivered event changes nothing.
@@ -809,7 +867,12 @@ PROGRESS_EVENTS = (
     "review.completed",
     "report.issued",
 )
-PUBLISHES = ("referral.submitted", "referral.withdrawn", "referral.information_provided")
+PUBLISHES = (
+    "referral.submitted",
+    "referral.withdrawn",
+    "referral.information_provided",
+    "case.erased",
+)
 
 
 def _vocabulary_version() -> str:

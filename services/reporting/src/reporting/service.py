@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from corroborate.audit import AuditLog, actor_of
+from corroborate.audit import SYSTEM, AuditLog, actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
+    CaseErased,
     CaseEscalated,
     ReferralWithdrawn,
     ReportChangesRequested,
@@ -29,7 +30,7 @@ from corroborate.storage import ObjectStore
 from reporting.adapters.operations import DeadlineLog, WithdrawnCases
 from reporting.adapters.pdf import render_pdf
 from reporting.adapters.repository import LegalReviewRepository, StoredReview
-from reporting.domain.legal_review import Download, LegalReview, ReportVersion
+from reporting.domain.legal_review import Download, LegalReview, LegalReviewStatus, ReportVersion
 from reporting.domain.report import assemble
 
 PRODUCER = "reporting"
@@ -127,6 +128,23 @@ class Reporting:
         if stored is not None and stored.review.withdraw():
             await self._reviews.save(stored.review, events=[], processed_event=envelope.event_id)
 
+    async def on_case_erased(self, envelope: EventEnvelope, payload: object) -> None:
+        """Destroy this service's copy of the case's data key: its reports, every version, can
+        no longer be decrypted, and nothing more is issued for it."""
+        assert isinstance(payload, CaseErased)
+        await self._withdrawn.add(envelope.case_id, at=payload.erased_at)
+        stored = await self._reviews.get(envelope.case_id)
+        if stored is None:
+            return
+        stored.review.status = LegalReviewStatus.ERASED
+        await self._reviews.erase(stored.review, processed_event=envelope.event_id)
+        await self._audit.record(
+            "case.erased",
+            actor=SYSTEM,
+            case_id=envelope.case_id,
+            details={"reason": payload.reason.value},
+        )
+
     async def request_changes(
         self, *, caller: Principal, case_id: uuid.UUID, comments: str
     ) -> LegalReview:
@@ -155,7 +173,9 @@ class Reporting:
 
     def comments(self, review: LegalReview) -> list[str]:
         return [
-            open_text(
+            ""
+            if not c.sealed_comments
+            else open_text(
                 SealedText.model_validate_json(c.sealed_comments),
                 case_id=review.case_id,
                 keyring=self._keyring,
@@ -258,6 +278,7 @@ class Reporting:
         stored = await self._reviews.get(case_id)
         if stored is None or stored.review.organisation != caller.organisation:
             raise NotFound(str(case_id))
+        stored.protected  # noqa: B018 - an erased case's reports can no longer be opened
         reports = stored.review.reports
         latest = (
             stored.review.latest_report

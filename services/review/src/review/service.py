@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from corroborate.audit import AuditLog, actor_of
+from corroborate.audit import SYSTEM, AuditLog, actor_of
 from corroborate.auth import Principal, Role
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
@@ -18,6 +18,7 @@ from corroborate.events.contracts import (
     CASE_EVENTS,
     AppointmentBooked,
     CaseAssigned,
+    CaseErased,
     CaseEscalated,
     ClinicalFindings,
     InformationProvided,
@@ -171,6 +172,21 @@ class Review:
             raise UnknownCase(f"no case {envelope.case_id}")
         stored.case.withdraw(at=payload.withdrawn_at)
         await self._cases.save(stored.case, events=[], processed_event=envelope.event_id)
+
+    async def on_case_erased(self, envelope: EventEnvelope, payload: object) -> None:
+        """Destroy this service's copy of the case's data key (and every sealed value with one)."""
+        assert isinstance(payload, CaseErased)
+        stored = await self._cases.get(envelope.case_id)
+        if stored is None:
+            return  # never reached review: nothing held here
+        stored.case.erased()
+        await self._cases.erase(stored.case, processed_event=envelope.event_id)
+        await self._audit.record(
+            "case.erased",
+            actor=SYSTEM,
+            case_id=envelope.case_id,
+            details={"reason": payload.reason.value},
+        )
 
     async def on_information_provided(self, envelope: EventEnvelope, payload: object) -> None:
         """The partner answered: back to the triage queue, its clock moved by the wait."""

@@ -400,6 +400,22 @@ class ReportChangesRequested(Contract):
     requested_at: datetime
 
 
+class ErasureReason(StrEnum):
+    RETENTION_EXPIRED = "retention_expired"
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+    COURT_ORDER = "court_order"
+    OTHER = "other"
+
+
+class CaseErased(Contract):
+    """The case's data key is destroyed: every service drops its copies, so the identity and
+    documents it protected can no longer be read anywhere. Anonymised counts stay."""
+
+    reason: ErasureReason
+    erased_by: str
+    erased_at: datetime
+
+
 class EscalationKind(StrEnum):
     TRIAGE_OVERDUE = "triage_overdue"
     NO_APPOINTMENT = "no_appointment"
@@ -441,6 +457,7 @@ def _build() -> EventRegistry:
     registry.register("appointment.booked", 1, AppointmentBooked)
     registry.register("report.changes_requested", 1, ReportChangesRequested)
     registry.register("case.escalated", 1, CaseEscalated)
+    registry.register("case.erased", 1, CaseErased)
     return registry
 
 

@@ -32,14 +32,24 @@ class InvalidCursor(ValueError):
     """The page cursor was not one this service gave out."""
 
 
+class CaseErasedError(Exception):
+    """The case was erased: its data key is gone, and with it everything the key protected."""
+
+
 @dataclass(frozen=True)
 class StoredReferral:
     """A referral as loaded: the aggregate, its details (identity fields sealed one by one),
-    and its wrapped data key."""
+    and its wrapped data key (None once the case is erased)."""
 
     referral: Referral
     details: dict[str, Any]
-    wrapped_key: WrappedKey
+    wrapped: WrappedKey | None
+
+    @property
+    def wrapped_key(self) -> WrappedKey:
+        if self.wrapped is None:
+            raise CaseErasedError(f"case {self.referral.case_id} was erased")
+        return self.wrapped
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ def _state(referral: Referral) -> Document:
         # Keys are stored as values, never as field names (a key may hold "." or "$").
         "applied_keys": [{"key": k, "fingerprint": f} for k, f in referral.applied_keys.items()],
         "updated_at": referral.timeline[-1].at if referral.timeline else referral.created_at,
+        "legal_hold": referral.legal_hold,
     }
 
 
@@ -250,6 +261,24 @@ class ReferralRepository:
         )
         return False if duplicate else None
 
+    async def erase(self, referral: Referral, *, events: list[EventEnvelope]) -> None:
+        """Save the erased referral and, in the same write, destroy its data key and the blind
+        index of its Home Office reference (sealed values become ciphertext nobody can open)."""
+        await self._aggregates.save(
+            aggregate_id=str(referral.case_id),
+            expected_version=referral.version,
+            changes=_state(referral) | {"wrapped_key": None, "home_office_index": None},
+            events=events,
+            appends={
+                "pending_notifications": [
+                    {"change_id": str(c.change_id), "status": c.status.value, "at": c.at}
+                    for c in referral.new_changes
+                ]
+            },
+        )
+        referral.version += 1
+        referral.new_changes.clear()
+
     async def save(
         self,
         referral: Referral,
@@ -300,9 +329,11 @@ class ReferralRepository:
             reports=raw.get("reports", []),
             open_request=None if open_request is None else uuid.UUID(open_request),
             applied_keys={a["key"]: a["fingerprint"] for a in raw.get("applied_keys", [])},
+            legal_hold=raw.get("legal_hold"),
         )
+        wrapped = raw.get("wrapped_key")
         return StoredReferral(
             referral=referral,
             details=raw.get("details", {}),
-            wrapped_key=WrappedKey.model_validate(raw["wrapped_key"]),
+            wrapped=WrappedKey.model_validate(wrapped) if wrapped and "key_id" in wrapped else None,
         )

@@ -26,10 +26,22 @@ class ReferralStatus(StrEnum):
     IN_LEGAL_REVIEW = "in_legal_review"
     ISSUED = "issued"
     WITHDRAWN = "withdrawn"
+    ERASED = "erased"
 
 
 # Nothing moves a referral out of these (a new report version keeps it issued).
-TERMINAL = frozenset({ReferralStatus.DECLINED, ReferralStatus.ISSUED, ReferralStatus.WITHDRAWN})
+TERMINAL = frozenset(
+    {
+        ReferralStatus.DECLINED,
+        ReferralStatus.ISSUED,
+        ReferralStatus.WITHDRAWN,
+        ReferralStatus.ERASED,
+    }
+)
+
+
+class LegalHoldSet(Exception):
+    """A legal-claims hold forbids erasing the case until it is lifted."""
 
 
 class DocumentKind(StrEnum):
@@ -122,6 +134,20 @@ class Referral:
     open_request: uuid.UUID | None = None
     applied_keys: dict[str, str] = field(default_factory=dict)
     new_changes: list[StatusChange] = field(default_factory=list)
+    legal_hold: str | None = None
+
+    def erase(self, *, change_id: uuid.UUID, at: datetime) -> None:
+        """Erasure by destroying the case's data key; refused while a legal-claims hold is set.
+        Whatever the status was, the referral ends erased."""
+        if self.legal_hold is not None:
+            raise LegalHoldSet("a legal-claims hold is set on this case; lift it first")
+        if self.status is ReferralStatus.ERASED:
+            return
+        for change in self.timeline:
+            change.note = None  # sealed with the key that is being destroyed
+        self.timeline.append(StatusChange(change_id, ReferralStatus.ERASED, at))
+        self.new_changes.append(self.timeline[-1])
+        self.status = ReferralStatus.ERASED
 
     @property
     def report(self) -> dict[str, object] | None:

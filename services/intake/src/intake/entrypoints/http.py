@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from corroborate.auth import Principal, Role
 from corroborate.crypto import DecryptionError
+from corroborate.events.contracts import ErasureReason
 from corroborate.evidence import ContentRefused
 from corroborate.http import (
     CorrelationId,
@@ -28,11 +29,12 @@ from corroborate.http import (
 from corroborate.mongo import ConcurrencyConflict
 from corroborate.storage import IntegrityError
 from corroborate.uploads import UploadTooLarge
-from intake.adapters.repository import InvalidCursor
+from intake.adapters.repository import CaseErasedError, InvalidCursor
 from intake.domain.referral import (
     DocumentKind,
     DocumentRecord,
     InvalidTransition,
+    LegalHoldSet,
     Referral,
     ReferralStatus,
     SubmissionIncomplete,
@@ -50,6 +52,7 @@ from intake.service import (
 )
 
 Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -68,6 +71,8 @@ ERRORS: ErrorAnswers = {
     UploadTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, None),
     ContentRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
     UploadInterrupted: (status.HTTP_400_BAD_REQUEST, None),
+    CaseErasedError: (status.HTTP_410_GONE, "the case was erased; its contents are gone"),
+    LegalHoldSet: (status.HTTP_409_CONFLICT, None),
     IntegrityError: (
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "the stored document failed its integrity check; it was not sent",
@@ -274,6 +279,73 @@ def _replayed(response: Response, result: Replayed[Any], *, created: bool = Fals
         response.status_code = status.HTTP_200_OK
     elif created:
         response.status_code = status.HTTP_201_CREATED
+
+
+class HoldRequest(BaseModel):
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class ErasureRequest(BaseModel):
+    reason: ErasureReason = Field(description="Why (no names: the audit log keeps it).")
+
+
+class RetentionView(BaseModel):
+    case_id: uuid.UUID
+    status: ReferralStatus
+    legal_hold: bool
+
+
+def _retention(referral: Referral) -> RetentionView:
+    return RetentionView(
+        case_id=referral.case_id, status=referral.status, legal_hold=referral.legal_hold is not None
+    )
+
+
+def build_retention_router() -> APIRouter:
+    """Admins: legal-claims holds, and erasure by destroying the case's data key."""
+    router = APIRouter(prefix="/cases", tags=["retention"])
+
+    @router.put(
+        "/{case_id}/legal-hold",
+        responses=problem_responses(401, 403, 404, 422),
+        summary="Set a legal-claims hold (erasure is refused while it is set)",
+    )
+    async def set_hold(
+        case_id: uuid.UUID, body: HoldRequest, caller: Admin, intake: IntakeService
+    ) -> RetentionView:
+        with answering_partner():
+            return _retention(
+                await intake.set_hold(caller=caller, case_id=case_id, reason=body.reason)
+            )
+
+    @router.delete(
+        "/{case_id}/legal-hold",
+        responses=problem_responses(401, 403, 404),
+        summary="Lift the legal-claims hold",
+    )
+    async def lift_hold(case_id: uuid.UUID, caller: Admin, intake: IntakeService) -> RetentionView:
+        with answering_partner():
+            return _retention(await intake.set_hold(caller=caller, case_id=case_id, reason=None))
+
+    @router.post(
+        "/{case_id}/erasure",
+        responses=problem_responses(401, 403, 404, 409, 422),
+        summary="Erase the case: its data key is destroyed here and in every service",
+    )
+    async def erase(
+        case_id: uuid.UUID,
+        body: ErasureRequest,
+        caller: Admin,
+        intake: IntakeService,
+        correlation: CorrelationId,
+    ) -> RetentionView:
+        with answering_partner():
+            referral = await intake.erase(
+                caller=caller, case_id=case_id, reason=body.reason, correlation_id=correlation
+            )
+        return _retention(referral)
+
+    return router
 
 
 def build_router() -> APIRouter:

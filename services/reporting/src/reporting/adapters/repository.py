@@ -23,10 +23,20 @@ from reporting.domain.legal_review import (
 COLLECTION = "legal_reviews"
 
 
+class CaseErasedError(Exception):
+    """The case was erased: its data key is gone here too, and its reports unreadable."""
+
+
 class StoredReview:
-    def __init__(self, review: LegalReview, *, protected: SealedDetails) -> None:
+    def __init__(self, review: LegalReview, *, protected: SealedDetails | None) -> None:
         self.review = review
-        self.protected = protected
+        self._protected = protected
+
+    @property
+    def protected(self) -> SealedDetails:
+        if self._protected is None:
+            raise CaseErasedError(f"case {self.review.case_id} was erased")
+        return self._protected
 
 
 def _state(review: LegalReview) -> Document:
@@ -127,6 +137,20 @@ class LegalReviewRepository:
         )
         return [_load(raw) async for raw in cursor]
 
+    async def erase(self, review: LegalReview, *, processed_event: uuid.UUID) -> None:
+        """Save the erased review with its data key and sealed comments destroyed."""
+        review.change_requests = [
+            ChangeRequest(c.by, c.at, sealed_comments="") for c in review.change_requests
+        ]
+        await self._aggregates.save(
+            aggregate_id=str(review.case_id),
+            expected_version=review.version,
+            changes=_state(review) | {"protected": {"erased": True}},
+            events=[],
+            processed_event=processed_event,
+        )
+        review.version += 1
+
     async def save(
         self,
         review: LegalReview,
@@ -147,7 +171,11 @@ class LegalReviewRepository:
 def _stored(raw: Document | None) -> StoredReview | None:
     if raw is None:
         return None
-    return StoredReview(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+    protected = raw.get("protected") or {}
+    alive = "key_id" in (protected.get("wrapped_key") or {})
+    return StoredReview(
+        _load(raw), protected=SealedDetails.model_validate(protected) if alive else None
+    )
 
 
 def _load(raw: Document) -> LegalReview:

@@ -16,6 +16,7 @@ class LegalReviewStatus(StrEnum):
     SIGNED_OFF = "signed_off"  # approved; the report is being rendered and stored
     ISSUED = "issued"
     WITHDRAWN = "withdrawn"
+    ERASED = "erased"
 
 
 class InvalidTransition(Exception):

@@ -30,4 +30,5 @@ def event_handlers(reporting: Reporting, statistics: Statistics) -> dict[str, Ev
         "referral.accepted": statistics.on_referral_accepted,
         "referral.declined": statistics.on_referral_declined,
         "report.issued": statistics.on_report_issued,
+        "case.erased": reporting.on_case_erased,
     }

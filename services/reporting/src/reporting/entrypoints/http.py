@@ -14,6 +14,7 @@ from corroborate.events.contracts import ClinicalFindings, DocumentReference, fi
 from corroborate.http import ErrorAnswers, answering, problem_responses, require_roles
 from corroborate.links import LinkRejected
 from corroborate.mongo import ConcurrencyConflict
+from reporting.adapters.repository import CaseErasedError
 from reporting.domain.legal_review import InvalidTransition, LegalReview
 from reporting.service import NotFound, Reporting
 
@@ -34,6 +35,7 @@ ERRORS: ErrorAnswers = {
     InvalidTransition: (status.HTTP_409_CONFLICT, None),
     ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the case changed; reload and retry"),
     LinkRejected: (status.HTTP_403_FORBIDDEN, None),
+    CaseErasedError: (status.HTTP_410_GONE, "the case was erased; its reports are gone"),
 }
 
 

@@ -40,10 +40,20 @@ from review.domain.case import (
 COLLECTION = "cases"
 
 
+class CaseErasedError(Exception):
+    """The case was erased: its data key is gone here too."""
+
+
 class StoredCase:
-    def __init__(self, case: ReviewCase, *, protected: SealedDetails) -> None:
+    def __init__(self, case: ReviewCase, *, protected: SealedDetails | None) -> None:
         self.case = case
-        self.protected = protected
+        self._protected = protected
+
+    @property
+    def protected(self) -> SealedDetails:
+        if self._protected is None:
+            raise CaseErasedError(f"case {self.case.case_id} was erased")
+        return self._protected
 
 
 def _state(case: ReviewCase) -> Document:
@@ -226,7 +236,7 @@ class CaseRepository:
         raw = await self._aggregates.load(str(case_id))
         if raw is None:
             return None
-        return StoredCase(_load(raw), protected=SealedDetails.model_validate(raw["protected"]))
+        return StoredCase(_load(raw), protected=_erased_protected(raw))
 
     async def triage_queue(self, *, status: CaseStatus, limit: int) -> list[ReviewCase]:
         cursor = (
@@ -259,6 +269,17 @@ class CaseRepository:
         ).limit(limit)
         return [_load(raw) async for raw in cursor]
 
+    async def erase(self, case: ReviewCase, *, processed_event: uuid.UUID) -> None:
+        """Save the erased case with its sealed details' data key destroyed, in one write."""
+        await self._aggregates.save(
+            aggregate_id=str(case.case_id),
+            expected_version=case.version,
+            changes=_state(case) | {"protected": {"erased": True}},
+            events=[],
+            processed_event=processed_event,
+        )
+        case.version += 1
+
     async def save(
         self,
         case: ReviewCase,
@@ -274,6 +295,12 @@ class CaseRepository:
             processed_event=processed_event,
         )
         case.version += 1
+
+
+def _erased_protected(raw: Document) -> SealedDetails | None:
+    protected = raw.get("protected") or {}
+    wrapped = protected.get("wrapped_key") or {}
+    return SealedDetails.model_validate(protected) if "key_id" in wrapped else None
 
 
 def _load(raw: Document) -> ReviewCase:

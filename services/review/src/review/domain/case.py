@@ -34,9 +34,10 @@ class CaseStatus(StrEnum):
     IN_PEER_REVIEW = "in_peer_review"
     REVIEW_COMPLETED = "review_completed"
     WITHDRAWN = "withdrawn"
+    ERASED = "erased"
 
 
-FINAL = frozenset({CaseStatus.DECLINED, CaseStatus.WITHDRAWN})
+FINAL = frozenset({CaseStatus.DECLINED, CaseStatus.WITHDRAWN, CaseStatus.ERASED})
 # The statuses in which a case counts against its clinician's capacity.
 OPEN_CASELOAD = frozenset({CaseStatus.ASSIGNED, CaseStatus.IN_PEER_REVIEW})
 # Accepted and not yet through clinical review: the report's clock is running here.
@@ -344,6 +345,13 @@ class ReviewCase:
         known = {d.document_id for d in self.documents}
         self.documents += [d for d in documents if d.document_id not in known]
         return True
+
+    def erased(self) -> None:
+        """Its data key is gone: no work can go on, nothing sealed can be opened."""
+        self.status = CaseStatus.ERASED
+        for i, note in enumerate(self.notes):
+            if note.verdict is ReviewerVerdict.LEGAL_CHANGES:
+                self.notes[i] = ReviewNote(note.verdict, note.by, note.at, note.draft_version, "")
 
     def withdraw(self, *, at: datetime) -> bool:
         """The partner withdrew: the case leaves every queue and no work goes on."""

@@ -12,4 +12,5 @@ def event_handlers(review: Review) -> dict[str, EventHandler]:
         "referral.withdrawn": review.on_referral_withdrawn,
         "referral.information_provided": review.on_information_provided,
         "report.changes_requested": review.on_changes_requested,
+        "case.erased": review.on_case_erased,
     }

@@ -24,6 +24,7 @@ from corroborate.http import (
 )
 from corroborate.mongo import ConcurrencyConflict
 from corroborate.uploads import UploadTooLarge
+from review.adapters.repository import CaseErasedError
 from review.domain.assessment import ConsentRecord, ReviewerVerdict
 from review.domain.case import (
     AssessmentRuleBroken,
@@ -81,6 +82,7 @@ ERRORS: ErrorAnswers = {
     InvalidTransition: (status.HTTP_409_CONFLICT, None),
     ConcurrencyConflict: (status.HTTP_409_CONFLICT, "the case changed; reload and retry"),
     PhotographyRefused: (status.HTTP_409_CONFLICT, None),
+    CaseErasedError: (status.HTTP_410_GONE, "the case was erased; its contents are gone"),
     PhotographRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
     ContentRefused: (status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, None),
     UploadTooLarge: (status.HTTP_413_CONTENT_TOO_LARGE, None),

@@ -1,0 +1,179 @@
+"""Erasure by destroying the case's data key, everywhere; refused under a legal-claims hold;
+anonymised counts kept; the act audited without identity."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from corroborate.auth import Role
+from corroborate.cli.demo import ACCEPT, minimal_pdf, sample_findings, sample_referral
+from corroborate.settings import Settings
+from corroborate.testing import eventually, running
+from intake.bootstrap import create_app as create_intake
+from reporting.bootstrap import create_app as create_reporting
+from review.bootstrap import create_app as create_review
+
+pytestmark = pytest.mark.integration
+
+Headers = dict[str, str]
+CANARY = "Erasure Canary-Person"
+
+
+@pytest.fixture
+async def services(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+    apps = {
+        "intake": create_intake(settings),
+        "review": create_review(settings),
+        "reporting": create_reporting(settings),
+    }
+    async with AsyncExitStack() as stack:
+        yield {name: await stack.enter_async_context(running(a)) for name, a in apps.items()}
+
+
+async def _issued_case(
+    clients: dict[str, httpx.AsyncClient], bearer: Callable[..., Headers]
+) -> tuple[str, str, str]:
+    """A referral walked to an issued report: (case id, document id, report download URL)."""
+    intake, review, reporting = clients["intake"], clients["review"], clients["reporting"]
+    partner = bearer(Role.PARTNER, org="erasure-solicitors", sub="solicitor-e")
+    coordinator = bearer(Role.COORDINATOR, sub="coordinator-e")
+    clinician = bearer(Role.CLINICIAN, sub="dr-erasure")
+    senior = bearer(Role.SENIOR_CLINICIAN, sub="senior-erasure")
+    legal = bearer(Role.LEGAL, sub="legal-e")
+    case_id = (
+        await intake.post("/referrals", json=sample_referral(CANARY), headers=partner)
+    ).json()["case_id"]
+    document = await intake.post(
+        f"/referrals/{case_id}/documents",
+        params={"kind": "home_office_decision"},
+        content=minimal_pdf("erasure evidence"),
+        headers=partner,
+    )
+    await intake.post(f"/referrals/{case_id}/submit", headers=partner)
+
+    async def in_review() -> bool:
+        return (await review.get(f"/cases/{case_id}", headers=coordinator)).status_code == 200
+
+    await eventually(in_review, what="in review")
+    for who, is_senior in (("dr-erasure", False), ("senior-erasure", True)):
+        entry = {"name": who, "disciplines": ["physical"], "capacity": 9, "senior": is_senior}
+        await review.put(f"/roster/{who}", json=entry, headers=coordinator)
+    await review.post(f"/cases/{case_id}/decision", json=ACCEPT, headers=coordinator)
+    await review.post(
+        f"/cases/{case_id}/assignment", json={"clinician_id": "dr-erasure"}, headers=coordinator
+    )
+    booked = await review.post(
+        f"/cases/{case_id}/appointments",
+        json={"on": datetime.now(UTC).date().isoformat(), "remote": False},
+        headers=coordinator,
+    )
+    appointment = booked.json()["appointments"][-1]["appointment_id"]
+    await review.put(
+        f"/cases/{case_id}/appointments/{appointment}/consent",
+        json={"examination": True},
+        headers=clinician,
+    )
+    await review.put(f"/cases/{case_id}/findings", json=sample_findings(), headers=clinician)
+    await review.post(f"/cases/{case_id}/findings/submit", headers=clinician)
+    approved = await review.post(
+        f"/cases/{case_id}/peer-review", json={"verdict": "approve"}, headers=senior
+    )
+    assert approved.status_code == 200, approved.text
+
+    async def in_legal() -> bool:
+        return (await reporting.get(f"/legal-reviews/{case_id}", headers=legal)).status_code == 200
+
+    await eventually(in_legal, what="in legal review")
+    signed = await reporting.post(
+        f"/legal-reviews/{case_id}/sign-off",
+        json={"statement": "Reviewed and approved for issue."},
+        headers=legal,
+    )
+    assert signed.status_code == 200, signed.text
+    link = await reporting.post(f"/cases/{case_id}/report/link", headers=partner)
+    return case_id, document.json()["document_id"], link.json()["url"]
+
+
+async def test_erasure_destroys_the_key_everywhere_and_keeps_the_counts(
+    services: dict[str, httpx.AsyncClient],
+    settings: Settings,
+    bearer: Callable[..., Headers],
+) -> None:
+    intake, review, reporting = services["intake"], services["review"], services["reporting"]
+    case_id, document_id, report_url = await _issued_case(services, bearer)
+    partner = bearer(Role.PARTNER, org="erasure-solicitors", sub="solicitor-e")
+    admin = bearer(Role.ADMIN, sub="admin-e")
+    assert (await reporting.get(report_url, headers=partner)).status_code == 200
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value()
+    )
+    patterns = client[settings.database_name("reporting")]["patterns"]
+    counted_before = await patterns.count_documents({})
+
+    held = await intake.put(
+        f"/cases/{case_id}/legal-hold", json={"reason": "Claim pending."}, headers=admin
+    )
+    assert held.json()["legal_hold"] is True
+    refused = await intake.post(
+        f"/cases/{case_id}/erasure", json={"reason": "retention_expired"}, headers=admin
+    )
+    assert refused.status_code == 409
+    assert "legal-claims hold" in refused.json()["detail"]
+    assert (await intake.delete(f"/cases/{case_id}/legal-hold", headers=admin)).status_code == 200
+    by_partner = await intake.post(
+        f"/cases/{case_id}/erasure", json={"reason": "retention_expired"}, headers=partner
+    )
+    assert by_partner.status_code == 403
+    erased = await intake.post(
+        f"/cases/{case_id}/erasure", json={"reason": "retention_expired"}, headers=admin
+    )
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["status"] == "erased"
+
+    coordinator = bearer(Role.COORDINATOR, sub="coordinator-e")
+    legal = bearer(Role.LEGAL, sub="legal-e")
+
+    async def erased_everywhere() -> bool:
+        case = (await review.get(f"/cases/{case_id}", headers=coordinator)).json()
+        legal_view = (await reporting.get(f"/legal-reviews/{case_id}", headers=legal)).json()
+        return bool(case["status"] == "erased" and legal_view["status"] == "erased")
+
+    await eventually(erased_everywhere, what="erased in review and reporting")
+    try:
+        for service, collection in (
+            ("intake", "referrals"),
+            ("review", "cases"),
+            ("reporting", "legal_reviews"),
+        ):
+            stored = await client[settings.database_name(service)][collection].find_one(
+                {"_id": case_id}
+            )
+            dumped = json.dumps(stored, default=str)
+            assert '"key_id"' not in dumped, f"{service} still holds a data key"
+        audit = client[settings.database_name("intake")]["audit_log"]
+        record = await audit.find_one({"case_id": case_id, "action": "case.erased"})
+        assert record is not None
+        assert record["details"] == {"reason": "retention_expired"}
+        assert CANARY not in json.dumps(
+            [r async for r in audit.find({"case_id": case_id})], default=str
+        )
+        assert await patterns.count_documents({}) == counted_before  # the counts stay
+    finally:
+        await client.close()
+
+    view = await intake.get(f"/referrals/{case_id}", headers=partner)
+    assert view.status_code == 200
+    assert view.json()["status"] == "erased"
+    assert view.json()["details"] == {}
+    gone = await intake.get(f"/referrals/{case_id}/documents/{document_id}", headers=partner)
+    assert gone.status_code == 410
+    assert (await intake.get(f"/referrals/{case_id}/report", headers=partner)).status_code == 410
+    assert (await reporting.get(report_url, headers=partner)).status_code == 410
