@@ -158,6 +158,21 @@ def _rows() -> list[Row]:
             body={"url": "http://127.0.0.1:9/hook", "secret": "s" * 40},
         ),
         Row("intake", "DELETE", "/organisations/{org_b}/webhook", a({ADMIN})),
+        Row(
+            "intake",
+            "PUT",
+            "/cases/{referral}/legal-hold",
+            a({ADMIN}),
+            body={"reason": "Claim pending."},
+        ),
+        Row("intake", "DELETE", "/cases/{referral}/legal-hold", a({ADMIN})),
+        Row(
+            "intake",
+            "POST",
+            "/cases/{erasable}/erasure",
+            a({ADMIN}),
+            body={"reason": "retention_expired"},
+        ),
         # review: triage and the roster for coordinators; a case for its own clinician
         Row("review", "GET", "/triage", a({COORDINATOR})),
         Row("review", "GET", "/at-risk", a({COORDINATOR})),
@@ -402,6 +417,7 @@ async def _build_world(
     referral, document = await submitted()
     appointment = await assigned(referral)
     withdrawable, _ = await submitted()
+    erasable, _ = await submitted()
     in_peer_review, _ = await submitted()
     await assigned(in_peer_review)
     await review.put(f"/cases/{in_peer_review}/findings", json=sample_findings(), headers=dr)
@@ -492,6 +508,7 @@ async def _build_world(
         "document": document,
         "appointment": appointment,
         "withdrawable": withdrawable,
+        "erasable": erasable,
         "in_peer_review": in_peer_review,
         "legal": str(legal_case),
         "issued": str(issued_case),
@@ -546,6 +563,7 @@ def test_the_table_covers_every_endpoint_of_every_service() -> None:
     placeholders = {
         "{referral}": "{case_id}",
         "{withdrawable}": "{case_id}",
+        "{erasable}": "{case_id}",
         "{in_peer_review}": "{case_id}",
         "{legal}": "{case_id}",
         "{issued}": "{case_id}",
