@@ -8,13 +8,7 @@ import asyncio
 import hashlib
 import io
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aio_pika
@@ -27,86 +21,11 @@ from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, walk_skeleton
 from corroborate.cli.main import app
 from corroborate.settings import Settings
-from corroborate.testing import BearerHeaders
+from corroborate.testing import SERVICES, BearerHeaders, Stack
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = ("intake", "review", "reporting")
 CANARY = "Zubeida Canary-Qorxoy"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Stack:
-    settings: Settings
-    logs: dict[str, Path]
-
-
-@pytest.fixture(scope="module")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The three services as uvicorn processes, as `make up` runs them."""
-    ports = {service: _free_port() for service in SERVICES}
-    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
-    configured = settings.model_copy(
-        update={f"{service}_url": url for service, url in urls.items()}
-    )
-    logs_dir = tmp_path_factory.mktemp("service-logs")
-    env = {
-        **os.environ,
-        "CORROBORATE_NAMESPACE": settings.namespace,
-        **{f"CORROBORATE_{service.upper()}_URL": url for service, url in urls.items()},
-    }
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    logs = {service: logs_dir / f"{service}.log" for service in SERVICES}
-    try:
-        for service in SERVICES:
-            with logs[service].open("wb") as log:
-                processes[service] = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--factory",
-                        f"{service}.bootstrap:create_app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(ports[service]),
-                        "--no-access-log",
-                    ],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-        deadline = time.monotonic() + 60
-        for service in SERVICES:
-            while True:
-                if processes[service].poll() is not None:
-                    pytest.fail(f"{service} exited:\n{logs[service].read_text()}")
-                try:
-                    if httpx.get(f"{urls[service]}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{service} not ready:\n{logs[service].read_text()}")
-                time.sleep(0.3)
-        yield Stack(settings=configured, logs=logs)
-    finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 @pytest.fixture

@@ -239,3 +239,17 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     if 422 in codes:
         out[422]["model"] = ValidationProblem
     return out
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "the body could not be read (say, not valid JSON)"},
+    422: {
+        "model": ValidationProblem,
+        "description": "invalid input: every field, by field and rule",
+    },
+}
+"""Answers any endpoint can give, documented on all of them (the 422 in its real shape)."""

@@ -25,7 +25,7 @@ from corroborate.audit import AuditLog
 from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS
-from corroborate.http import ReadinessCheck, health_router, install_common
+from corroborate.http import COMMON_RESPONSES, ReadinessCheck, health_router, install_common
 from corroborate.logging import get_logger
 from corroborate.messaging.outbox import OutboxRelay
 from corroborate.messaging.rabbit import (
@@ -207,5 +207,5 @@ def service_app(
     install_common(app)
     app.include_router(health_router(runtime.readiness_checks))
     for routes in [router] if isinstance(router, APIRouter) else router:
-        app.include_router(routes)
+        app.include_router(routes, responses=COMMON_RESPONSES)
     return app

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -280,3 +286,84 @@ class Receiver:
             pass
         finally:
             writer.close()
+
+
+SERVICES = ("intake", "review", "reporting")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    """The three services running as processes: settings that point at them, and their logs."""
+
+    settings: Settings
+    logs: dict[str, Path]
+
+
+@contextmanager
+def services_running(settings: Settings, logs_dir: Path) -> Iterator[Stack]:
+    """The three services as uvicorn processes on free loopback ports, as `make up` runs
+    them; stopped (terminated, then killed if need be) on the way out."""
+    import pytest  # noqa: PLC0415 - only tests call this
+
+    ports = {service: _free_port() for service in SERVICES}
+    urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
+    configured = settings.model_copy(
+        update={f"{service}_url": url for service, url in urls.items()}
+    )
+    env = {
+        **os.environ,
+        "CORROBORATE_NAMESPACE": settings.namespace,
+        **{f"CORROBORATE_{service.upper()}_URL": url for service, url in urls.items()},
+    }
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    logs = {service: logs_dir / f"{service}.log" for service in SERVICES}
+    try:
+        for service in SERVICES:
+            with logs[service].open("wb") as log:
+                processes[service] = subprocess.Popen(  # noqa: S603 - our own services
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "--factory",
+                        f"{service}.bootstrap:create_app",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(ports[service]),
+                        "--no-access-log",
+                    ],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        deadline = time.monotonic() + 60
+        for service in SERVICES:
+            while True:
+                if processes[service].poll() is not None:
+                    pytest.fail(f"{service} exited:\n{logs[service].read_text()}")
+                try:
+                    if httpx.get(f"{urls[service]}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{service} not ready:\n{logs[service].read_text()}")
+                time.sleep(0.3)
+        yield Stack(settings=configured, logs=logs)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -354,7 +354,13 @@ def build_router() -> APIRouter:
     @router.post(
         "",
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(401, 403, 422),
+        responses={
+            **problem_responses(401, 403, 422),
+            200: {
+                "model": ReferralView,
+                "description": "a retry with the same Idempotency-Key: the first answer again",
+            },
+        },
         summary="Start a referral: a draft, complete or not, until it is submitted",
     )
     async def create_referral(
@@ -434,6 +440,11 @@ def build_router() -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         responses={
             **problem_responses(401, 403, 404, 409, 422),
+            200: {
+                "model": DocumentReceipt,
+                "description": "a retry with the same Idempotency-Key: the first receipt again",
+            },
+            400: {"description": "the upload ended before the whole file arrived"},
             413: {"description": "larger than the configured limit; nothing stored"},
             415: {"description": "not an allowed type, judged from the bytes; nothing stored"},
         },
