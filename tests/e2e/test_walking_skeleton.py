@@ -10,10 +10,13 @@ import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import httpx
 import pytest
+from minio import Minio
+from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
@@ -178,3 +181,68 @@ def test_stats_export_writes_the_analysts_table(
     assert "ER" in counts  # the survivors walked through came from Eritrea
     for count in counts.values():  # hidden when small; otherwise rounded, never below five
         assert count == "suppressed" or (int(count) >= 5 and int(count) % 5 == 0)
+
+
+async def test_the_canaries_appear_nowhere_in_clear(
+    stack: Stack, event_spy: list[aio_pika.abc.AbstractIncomingMessage]
+) -> None:
+    """A survivor's name, Home Office reference and a document's words go through the whole
+    workflow; then every raw collection, every stored object, every message on the bus and
+    every service's log is searched for them."""
+    name, text = "Tesfay Canary-Whole-Path", "CANARY-DOCUMENT-WORDS-7731"
+    reference = "HO-DEMO-0001"  # what the sample referral gives
+    await walk_skeleton(stack.settings, survivor_name=name, document=minimal_pdf(text))
+    await asyncio.sleep(0.5)
+    canaries = [name.encode(), reference.encode(), text.encode()]
+    settings = stack.settings
+
+    found: list[str] = []
+    for message in event_spy:
+        found += [f"bus {message.routing_key}" for c in canaries if c in message.body]
+    for service, log in stack.logs.items():
+        raw = log.read_bytes()
+        found += [f"log {service}" for c in canaries if c in raw]
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value()
+    )
+    try:
+        prefix = settings.database_name("")
+        for database in await client.list_database_names():
+            if not database.startswith(prefix):
+                continue
+            for collection in await client[database].list_collection_names():
+                async for document in client[database][collection].find({}):
+                    dumped = json.dumps(document, default=str).encode()
+                    found += [f"mongo {database}.{collection}" for c in canaries if c in dumped]
+    finally:
+        await client.close()
+
+    def objects() -> list[str]:
+        s3 = Minio(
+            endpoint=settings.s3_endpoint,
+            access_key=settings.s3_access_key.get_secret_value(),
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+        )
+        hits = []
+        for bucket in s3.list_buckets():
+            if not bucket.name.startswith(f"{settings.namespace}-"):
+                continue
+            for item in s3.list_objects(
+                bucket_name=bucket.name, recursive=True, include_version=True
+            ):
+                response = s3.get_object(
+                    bucket_name=bucket.name,
+                    object_name=item.object_name or "",
+                    version_id=item.version_id,
+                )
+                try:
+                    body = response.read()
+                finally:
+                    response.close()
+                    response.release_conn()
+                hits += [f"s3 {bucket.name}/{item.object_name}" for c in canaries if c in body]
+        return hits
+
+    found += await asyncio.to_thread(objects)
+    assert found == [], found

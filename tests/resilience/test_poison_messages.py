@@ -58,6 +58,8 @@ OPENING = {("review", "referral.submitted"), ("reporting", "review.completed")}
 OPENING |= {("reporting", t) for t in ("referral.submitted", "referral.accepted")}
 OPENING |= {("reporting", t) for t in ("referral.declined", "report.issued", "case.escalated")}
 OPENING |= {("reporting", "referral.withdrawn")}
+# Erasure of a case a service never held leaves it nothing to do: not a poison either.
+OPENING |= {("review", "case.erased"), ("reporting", "case.erased")}
 
 
 @pytest.fixture

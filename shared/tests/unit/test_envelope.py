@@ -98,6 +98,7 @@ def test_registry_knows_every_case_event_and_its_versions() -> None:
     assert CASE_EVENTS.event_types == [
         "appointment.booked",
         "case.assigned",
+        "case.erased",
         "case.escalated",
         "referral.accepted",
         "referral.acknowledged",
