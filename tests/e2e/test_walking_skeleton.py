@@ -15,7 +15,6 @@ from typing import Any
 import aio_pika
 import httpx
 import pytest
-from minio import Minio
 from pymongo import AsyncMongoClient
 from pypdf import PdfReader
 from typer.testing import CliRunner
@@ -24,6 +23,7 @@ from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, walk_skeleton
 from corroborate.cli.main import app
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 from corroborate.testing import SERVICES, BearerHeaders, Stack
 
 pytestmark = pytest.mark.e2e
@@ -218,12 +218,7 @@ async def test_the_canaries_appear_nowhere_in_clear(
         await client.close()
 
     def objects() -> list[str]:
-        s3 = Minio(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key.get_secret_value(),
-            secret_key=settings.s3_secret_key.get_secret_value(),
-            secure=settings.s3_secure,
-        )
+        s3 = minio_client(settings)
         hits = []
         for bucket in s3.list_buckets():
             if not bucket.name.startswith(f"{settings.namespace}-"):

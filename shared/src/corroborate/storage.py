@@ -77,19 +77,24 @@ class _EncryptingReader(io.RawIOBase):
         return self._size
 
 
+def minio_client(settings: Settings) -> Minio:
+    """The S3 client for the configured endpoint and credentials (the store, tests, tools)."""
+    return Minio(
+        endpoint=settings.s3_endpoint,
+        access_key=settings.s3_access_key.get_secret_value(),
+        secret_key=settings.s3_secret_key.get_secret_value(),
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+    )
+
+
 class ObjectStore:
     """Encrypted, hash-verified object storage for one deployment."""
 
     PART_SIZE = 8 * 1024 * 1024
 
     def __init__(self, settings: Settings) -> None:
-        self._client = Minio(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key.get_secret_value(),
-            secret_key=settings.s3_secret_key.get_secret_value(),
-            secure=settings.s3_secure,
-            region=settings.s3_region,
-        )
+        self._client = minio_client(settings)
 
     async def ensure_bucket(
         self, bucket: str, *, versioned: bool = False, object_lock: bool = False

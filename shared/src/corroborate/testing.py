@@ -20,7 +20,6 @@ from typing import Any
 import aio_pika
 import httpx
 from fastapi import FastAPI
-from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from corroborate.clock import utc_now
@@ -36,6 +35,7 @@ from corroborate.events.contracts import (
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 BearerHeaders = Callable[..., dict[str, str]]
 """The ``bearer`` fixture: ``bearer(Role.PARTNER, org="a")`` gives Authorization headers."""
@@ -133,13 +133,7 @@ async def remove_namespace(settings: Settings) -> None:
         await client.close()
 
     def remove_buckets() -> None:
-        s3 = Minio(
-            endpoint=settings.s3_endpoint,
-            access_key=settings.s3_access_key.get_secret_value(),
-            secret_key=settings.s3_secret_key.get_secret_value(),
-            secure=settings.s3_secure,
-            region=settings.s3_region,
-        )
+        s3 = minio_client(settings)
         for bucket in s3.list_buckets():
             if not bucket.name.startswith(f"{prefix}-"):
                 continue

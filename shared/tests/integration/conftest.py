@@ -24,7 +24,7 @@ from corroborate.events.contracts import CASE_EVENTS, CaseAssigned
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import Document, mongo_client
 from corroborate.settings import Settings
-from corroborate.storage import ObjectStore
+from corroborate.storage import ObjectStore, minio_client
 
 EventFactory = Callable[..., EventEnvelope]
 
@@ -137,13 +137,7 @@ async def collection(settings: Settings) -> AsyncIterator[AsyncCollection[Docume
 @pytest.fixture(scope="session")
 def s3(settings: Settings) -> Minio:
     """The S3 API directly, to see and alter what is at rest."""
-    return Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    return minio_client(settings)
 
 
 @pytest.fixture(scope="session")

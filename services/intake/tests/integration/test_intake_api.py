@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from minio import Minio
 
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,7 @@ ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 56 + b"payload"
 
 
 def _objects_under(settings: Settings, prefix: str) -> list[str]:
-    s3 = Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    s3 = minio_client(settings)
     return [
         o.object_name or ""
         for o in s3.list_objects(

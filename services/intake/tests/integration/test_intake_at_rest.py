@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from minio import Minio
 
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 pytestmark = pytest.mark.integration
 
@@ -21,13 +21,7 @@ Upload = Callable[..., Awaitable[httpx.Response]]
 
 
 def _raw_object(settings: Settings, key: str) -> bytes:
-    s3 = Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    s3 = minio_client(settings)
     response = s3.get_object(bucket_name=settings.bucket_name("intake-documents"), object_name=key)
     try:
         data: bytes = response.read()

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from minio import Minio
 
 from corroborate.cli.demo import minimal_pdf
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 from corroborate.testing import running
 from intake.bootstrap import create_app
 
@@ -24,13 +24,7 @@ ReferralBody = Callable[..., dict[str, Any]]
 
 
 def _object_count(settings: Settings, prefix: str) -> int:
-    s3 = Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    s3 = minio_client(settings)
     bucket = settings.bucket_name("intake-documents")
     return sum(1 for _ in s3.list_objects(bucket_name=bucket, prefix=prefix, recursive=True))
 

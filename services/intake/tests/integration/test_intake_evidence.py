@@ -21,6 +21,7 @@ from minio.error import S3Error
 from PIL import Image
 
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +33,7 @@ DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 
 
 def _s3(settings: Settings) -> Minio:
-    return Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    return minio_client(settings)
 
 
 def _versions(settings: Settings, prefix: str) -> list[tuple[str, str | None]]:

@@ -18,6 +18,7 @@ from corroborate.auth import Role
 from corroborate.events.contracts import ProtectedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +31,7 @@ STATEMENT = {"statement": "Reviewed for legal sufficiency and approved for issue
 
 
 def _minio(settings: Settings) -> Minio:
-    return Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-        region=settings.s3_region,
-    )
+    return minio_client(settings)
 
 
 def _raw_report(settings: Settings, key: str) -> bytes:

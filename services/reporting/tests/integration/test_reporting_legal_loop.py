@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from minio import Minio
 
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -25,6 +24,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.settings import Settings
+from corroborate.storage import minio_client
 
 pytestmark = pytest.mark.integration
 
@@ -153,12 +153,7 @@ async def test_a_correction_after_issue_is_a_new_version_and_the_first_stays_val
         f"/cases/{case_id}/report/link", params={"version": 3}, headers=partner
     )
     assert no_such.status_code == 404
-    s3 = Minio(
-        endpoint=settings.s3_endpoint,
-        access_key=settings.s3_access_key.get_secret_value(),
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-    )
+    s3 = minio_client(settings)
     stored = await reporting.get(f"/legal-reviews/{case_id}", headers=legal)
     assert stored.status_code == 200
     objects = await asyncio.to_thread(
