@@ -1,5 +1,5 @@
 # Corroborate: the two set-up commands are `make up` and `make test`.
-.PHONY: up down status test demo contracts
+.PHONY: up down status test demo contracts bench
 
 up:  ## install what is missing, start the infrastructure and the three services
 	@bash deploy/local/up.sh
@@ -19,3 +19,6 @@ demo:  ## walk one referral to an issued report through the running stack
 
 contracts:  ## regenerate the committed OpenAPI and AsyncAPI documents
 	@.venv/bin/python tests/contracts/test_contracts.py
+
+bench:  ## benchmarks against raw limits measured in the same run (ARGS=--quick for a short one)
+	@.venv/bin/python -m bench $(ARGS)

@@ -10,6 +10,8 @@ survivor is.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -17,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -79,18 +80,39 @@ def verify(records: Iterable[Mapping[str, Any]]) -> Broken | None:
     return None
 
 
+HEAD = "head"
+
+
 class AuditLog:
-    """Append-only, hash-chained; concurrent appenders (requests, replicas) take turns through
-    a unique sequence number."""
+    """Append-only, hash-chained. The chain's head (last number and hash) is one document read
+    by id, so an append costs the same however long the log is; appenders in one process take
+    turns, and across processes a unique sequence number decides who got a number first."""
 
     ATTEMPTS = 50
 
     def __init__(self, collection: AsyncCollection[Document], *, service: str) -> None:
         self._collection = collection
         self._service = service
+        self._lock = asyncio.Lock()  # appenders of this process take turns
 
     async def ensure_indexes(self) -> None:
-        await self._collection.create_index("seq", unique=True)
+        await self._collection.create_index("seq", unique=True)  # the head has none
+
+    async def _head(self) -> tuple[int, str]:
+        head = await self._collection.find_one({"_id": HEAD})
+        return (0, GENESIS) if head is None else (int(head["last_seq"]), str(head["last_hash"]))
+
+    async def _advance(self, seq: int, record_hash_: str) -> None:
+        """Move the head to ``seq`` unless it is already there or past it."""
+        await self._collection.update_one(
+            {"_id": HEAD, "last_seq": {"$lt": seq}},
+            {"$set": {"last_seq": seq, "last_hash": record_hash_}},
+        )
+        if seq == 1:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._collection.insert_one(
+                    {"_id": HEAD, "last_seq": seq, "last_hash": record_hash_}
+                )
 
     async def record(
         self,
@@ -101,30 +123,38 @@ class AuditLog:
         details: Mapping[str, Any] | None = None,
     ) -> int:
         """Append one record; returns its sequence number."""
-        for _attempt in range(self.ATTEMPTS):
-            last = await self._collection.find_one({}, sort=[("seq", DESCENDING)])
-            seq = 1 if last is None else int(last["seq"]) + 1
-            entry: dict[str, Any] = {
-                "seq": seq,
-                "at": utc_now(),
-                "service": self._service,
-                "action": action,
-                "actor": actor.subject,
-                "actor_role": actor.role,
-                "case_id": None if case_id is None else str(case_id),
-                "details": dict(details or {}),
-                "prev_hash": GENESIS if last is None else last["hash"],
-            }
-            entry["hash"] = record_hash(entry)
-            try:
-                await self._collection.insert_one(entry)
-            except DuplicateKeyError:
-                continue  # someone else appended this number first: take the next
-            return seq
+        async with self._lock:
+            for _attempt in range(self.ATTEMPTS):
+                last_seq, last_hash = await self._head()
+                seq = last_seq + 1
+                entry: dict[str, Any] = {
+                    "seq": seq,
+                    "at": utc_now(),
+                    "service": self._service,
+                    "action": action,
+                    "actor": actor.subject,
+                    "actor_role": actor.role,
+                    "case_id": None if case_id is None else str(case_id),
+                    "details": dict(details or {}),
+                    "prev_hash": last_hash,
+                }
+                entry["hash"] = record_hash(entry)
+                try:
+                    await self._collection.insert_one(entry)
+                except DuplicateKeyError:
+                    # Another process took this number (or one stopped before moving the
+                    # head): move the head past it, then try the next number.
+                    taken = await self._collection.find_one({"seq": seq})
+                    if taken is not None:
+                        await self._advance(seq, str(taken["hash"]))
+                    continue
+                await self._advance(seq, entry["hash"])
+                return seq
         raise RuntimeError("could not append to the audit log: too much contention")
 
     async def chain(self) -> list[Document]:
-        return [r async for r in self._collection.find({}, {"_id": 0}).sort("seq", 1)]
+        records = self._collection.find({"seq": {"$exists": True}}, {"_id": 0}).sort("seq", 1)
+        return [r async for r in records]
 
     async def verify(self) -> Broken | None:
         return verify(await self.chain())
