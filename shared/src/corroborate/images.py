@@ -15,6 +15,7 @@ import functools
 import io
 import struct
 import threading
+from abc import ABC, abstractmethod
 from typing import Literal
 
 import pillow_heif
@@ -57,7 +58,7 @@ def _exif_orientation(tiff: bytes) -> int:
     return 1
 
 
-class MetadataStripper:
+class MetadataStripper(ABC):
     """Copies an image through minus its metadata, holding no more than one 64 KiB segment.
 
     ``feed`` the original in order and concatenate what it and ``finish`` return. ``orientation``
@@ -83,8 +84,9 @@ class MetadataStripper:
             raise ValueError(self._truncated)
         return self.feed(b"")
 
+    @abstractmethod
     def _consume(self, chunk: bytes) -> None:
-        raise NotImplementedError
+        """Parse ``chunk`` onwards, appending what is kept to the output (per format)."""
 
 
 _SOI = b"\xff\xd8"
