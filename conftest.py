@@ -2,7 +2,8 @@
 
 The test command (deploy/local/test.sh) starts RabbitMQ, SecantusDB and SeaweedFS and points
 ``CORROBORATE_ENV_FILE`` at their settings. Each pytest session gets its own namespace, so its
-exchange, queues, databases and buckets are its own, and removes them when it ends.
+exchange, queues, databases and buckets are its own, and removes them when it ends. Services
+under test run with their own, least-privileged credentials, as deployed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from corroborate.access import grant
 from corroborate.auth import Role, issue_token
 from corroborate.crypto import KeyRing
 from corroborate.settings import Settings
@@ -41,6 +43,9 @@ def settings() -> Iterator[Settings]:
         evidence_retention_days=1,
         webhook_allow_insecure=True,
     )
+    # Services run with their own credentials (corroborate.access.service_settings), limited
+    # to their own database, bucket and queues: granted here for this namespace.
+    asyncio.run(grant(configured))
     yield configured
     asyncio.run(remove_namespace(configured))
 

@@ -29,11 +29,20 @@ start() {
     export CORROBORATE_INTAKE_URL="http://127.0.0.1:${PORTS[intake]}"
     export CORROBORATE_REVIEW_URL="http://127.0.0.1:${PORTS[review]}"
     export CORROBORATE_REPORTING_URL="http://127.0.0.1:${PORTS[reporting]}"
+    # Each service reaches only its own database and bucket in this namespace, and only its
+    # own queues, with credentials of its own.
+    "$ROOT/.venv/bin/corroborate" access grant >/dev/null \
+        || die "could not grant the services their databases and buckets"
+    mkdir -p "$STATE/access"
     for service in "${SERVICES[@]}"; do
         if alive "$service" "$(pattern "$service")"; then say "$service: already running"; continue; fi
-        "$ROOT/.venv/bin/uvicorn" --factory "$service.bootstrap:create_app" \
+        local own="$STATE/access/$service.env"
+        (umask 077 && "$ROOT/.venv/bin/corroborate" access env "$service" > "$own")
+        # The subshell reads the service's own credentials, then becomes uvicorn (same PID).
+        (set -a && source "$own" && set +a && exec "$ROOT/.venv/bin/uvicorn" \
+            --factory "$service.bootstrap:create_app" \
             --host 127.0.0.1 --port "${PORTS[$service]}" --no-access-log \
-            --timeout-graceful-shutdown 25 >>"$LOGS/$service.log" 2>&1 &
+            --timeout-graceful-shutdown 25) >>"$LOGS/$service.log" 2>&1 &
         echo $! > "$PIDS/$service.pid"
     done
     for service in "${SERVICES[@]}"; do

@@ -4,6 +4,11 @@
 # that already answers, starts the rest, waits for each, and records the PIDs of what it
 # started; `stop` stops exactly those PIDs.
 #
+# Least privilege: the env file holds the operator's credentials (tools, tests); each service
+# gets its own broker user, database user and storage key (access.json), limited to what it
+# owns (see shared/src/corroborate/access.py). The database requires authentication; the
+# broker users are created with rabbitmqctl and removed again by `stop`.
+#
 #   deploy/local/stack.sh start|stop|status
 #
 # Settings (environment): CORROBORATE_STATE_DIR (default .local), CORROBORATE_AMQP_URL,
@@ -48,7 +53,11 @@ ping() { "$VENV_BIN/corroborate" ping "$@" --timeout 3 >/dev/null 2>&1; }
 
 write_env_file() {
     # Secrets for this machine's local stack, generated once and kept out of git.
-    [[ -f "$ENV_FILE" ]] && return
+    if [[ -f "$ENV_FILE" ]]; then
+        grep -q '^CORROBORATE_ACCESS_FILE=' "$ENV_FILE" || die "$ENV_FILE predates per-service \
+credentials; move it (and $STATE/mongo, $STATE/seaweedfs) aside and start again"
+        return
+    fi
     say "generating local keys in $STATE"
     "$VENV_BIN/corroborate" keys init --dir "$STATE" \
         --mongo-url "mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true" \
@@ -61,6 +70,43 @@ load_env() {
     # shellcheck disable=SC1090
     source "$ENV_FILE"
     set +a
+}
+
+# The node behind the configured AMQP port, for rabbitmqctl: ours, another local stack's, or
+# the machine's own broker (rabbitmqctl's default node).
+rabbit_node_args() {
+    local amqp_port="$1"
+    if epmd -names 2>/dev/null | grep -q "^name corroborate-$amqp_port "; then
+        echo "-n corroborate-$amqp_port@localhost"
+    fi
+}
+
+provision_rabbitmq() {
+    # Each service's own broker user, limited to its queues and the shared exchanges.
+    local amqp_port definitions="$STATE/access/rabbitmq.json"
+    amqp_port="$("$VENV_BIN/python" -c 'import os,urllib.parse as u; print(u.urlparse(os.environ["CORROBORATE_AMQP_URL"]).port or 5672)')"
+    mkdir -p "$STATE/access"
+    "$VENV_BIN/corroborate" access rabbitmq-definitions --out "$definitions"
+    local node; node="$(rabbit_node_args "$amqp_port")"
+    # shellcheck disable=SC2086
+    command -v rabbitmqctl >/dev/null && timeout 60 rabbitmqctl $node -q import_definitions \
+        --format json <"$definitions" >"$LOGS/rabbitmq-access.log" 2>&1 \
+        || die "could not create the services' broker users with rabbitmqctl (run as root, or \
+point CORROBORATE_AMQP_URL at a broker you administer); see $LOGS/rabbitmq-access.log"
+    rm -f "$definitions"
+    echo "$node" > "$STATE/access/rabbitmq-node"
+    say "rabbitmq: each service has its own user, limited to its own queues"
+}
+
+remove_rabbitmq_users() {
+    local marker="$STATE/access/rabbitmq-node"
+    [[ -f "$marker" ]] || return 0
+    local node user; node="$(cat "$marker")"
+    for user in $("$VENV_BIN/corroborate" access rabbitmq-users); do
+        # shellcheck disable=SC2086
+        timeout 30 rabbitmqctl $node -q delete_user "$user" >/dev/null 2>&1 || true
+    done
+    rm -f "$marker"
 }
 
 install_rabbitmq() {
@@ -112,14 +158,28 @@ CONF
     wait_for rabbitmq 120 ping amqp
 }
 
+run_mongo() { # extra secantusd-py flags...
+    "$VENV_BIN/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$STATE/mongo" \
+        --log-level WARNING "$@" >>"$LOGS/secantusdb.log" 2>&1 &
+    echo $! > "$PIDS/mongo.pid"
+}
+
 start_mongo() {
     if alive mongo "$MONGO_PATTERN"; then say "secantusdb: already running"; return; fi
     if ping mongo; then say "secantusdb: reusing the server on port $MONGO_PORT"; return; fi
     mkdir -p "$STATE/mongo"
-    say "secantusdb: starting on 127.0.0.1:$MONGO_PORT (data in $STATE/mongo)"
-    "$VENV_BIN/secantusd-py" --host 127.0.0.1 --port "$MONGO_PORT" --storage-path "$STATE/mongo" \
-        --log-level WARNING >"$LOGS/secantusdb.log" 2>&1 &
-    echo $! > "$PIDS/mongo.pid"
+    if [[ ! -f "$STATE/mongo/.operator-created" ]]; then
+        # First start: create the operator's user while the server still runs without
+        # authentication (on loopback, for these seconds only), then restart it requiring it.
+        say "secantusdb: creating the operator's user"
+        run_mongo
+        "$VENV_BIN/corroborate" access create-operator >/dev/null \
+            || die "could not create the database operator (log: $LOGS/secantusdb.log)"
+        stop_recorded mongo "$MONGO_PATTERN" 30
+        touch "$STATE/mongo/.operator-created"
+    fi
+    say "secantusdb: starting on 127.0.0.1:$MONGO_PORT with authentication (data in $STATE/mongo)"
+    run_mongo --auth
     wait_for secantusdb 60 ping mongo
 }
 
@@ -128,17 +188,8 @@ start_s3() {
     if ping s3; then say "seaweedfs: reusing the S3 server on port $S3_PORT"; return; fi
     local dir="$STATE/seaweedfs"
     mkdir -p "$dir/data" "$dir/log"
-    # The identities file holds the S3 credentials from the env file.
-    "$VENV_BIN/python" - "$dir/identities.json" <<'PY'
-import json, os, sys
-identity = {"identities": [{"name": "corroborate", "credentials": [{
-    "accessKey": os.environ["CORROBORATE_S3_ACCESS_KEY"],
-    "secretKey": os.environ["CORROBORATE_S3_SECRET_KEY"]}],
-    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}
-with open(sys.argv[1], "w", encoding="utf-8") as fh:
-    json.dump(identity, fh)
-os.chmod(sys.argv[1], 0o600)
-PY
+    # The operator's identity, and one per service limited to that service's own buckets.
+    "$VENV_BIN/corroborate" access s3-identities --out "$dir/identities.json"
     say "seaweedfs: starting S3 on 127.0.0.1:$S3_PORT (data in $dir)"
     "$VENV_BIN/weed" -logdir="$dir/log" mini -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
         -s3.port="$S3_PORT" -master.port="$WEED_BASE" -filer.port=$((WEED_BASE - 445)) \
@@ -180,6 +231,7 @@ case "${1:-}" in
         write_env_file
         load_env
         start_rabbitmq
+        provision_rabbitmq
         start_mongo
         start_s3
         say "infrastructure ready: amqp, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT"
@@ -187,6 +239,7 @@ case "${1:-}" in
     stop)
         stop_recorded s3 "$S3_PATTERN" 30
         stop_recorded mongo "$MONGO_PATTERN" 30
+        if [[ -f "$ENV_FILE" ]]; then load_env; remove_rabbitmq_users; fi
         stop_rabbitmq
         if [[ -f "$STATE/rabbitmq/epmd-started-here" ]]; then
             # Erlang's port mapper outlives the broker; stop it only if this stack started it

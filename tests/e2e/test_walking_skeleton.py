@@ -158,7 +158,7 @@ def test_the_demo_command_walks_the_path_and_writes_the_report(
         if line.startswith(("sha256", "object key"))
     )
     assert printed["sha256"] == hashlib.sha256(pdf).hexdigest()
-    assert printed["object key"].startswith(f"{stack.settings.namespace}-reports/cases/")
+    assert printed["object key"].startswith(f"reports-{stack.settings.namespace}/cases/")
 
 
 def test_stats_export_writes_the_analysts_table(
@@ -221,7 +221,7 @@ async def test_the_canaries_appear_nowhere_in_clear(
         s3 = minio_client(settings)
         hits = []
         for bucket in s3.list_buckets():
-            if not bucket.name.startswith(f"{settings.namespace}-"):
+            if not bucket.name.endswith(f"-{settings.namespace}"):
                 continue
             for item in s3.list_objects(
                 bucket_name=bucket.name, recursive=True, include_version=True

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="Base64 of 32 bytes for blind indexes; stays the same when the master key "
         "is rotated (derived from the master key if empty).",
     )
+    access_file: Path | None = Field(
+        default=None,
+        description="The services' own broker, database and storage credentials (JSON; "
+        "operators' tools only, never given to a service).",
+    )
     auth_issuer: str = "corroborate-local-issuer"
     auth_public_key: SecretStr = SecretStr("")
     auth_public_key_file: Path | None = None
@@ -151,8 +156,9 @@ class Settings(BaseSettings):
         return f"{self.namespace.replace('-', '_')}_{service}"
 
     def bucket_name(self, purpose: str) -> str:
-        """Buckets are named per deployment and purpose."""
-        return f"{self.namespace}-{purpose}"
+        """Buckets are named per purpose and deployment, purpose first, so that a service's
+        storage credentials can be limited to its own buckets by name prefix."""
+        return f"{purpose}-{self.namespace}"
 
 
 def load_settings() -> Settings:

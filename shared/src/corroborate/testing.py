@@ -22,6 +22,8 @@ import httpx
 from fastapi import FastAPI
 from minio.deleteobjects import DeleteObject
 
+from corroborate.access import SERVICES as ACCESS_SERVICES
+from corroborate.access import load_access, revoke, service_environment
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -124,6 +126,8 @@ async def running(
 async def remove_namespace(settings: Settings) -> None:
     """Delete the exchanges, queues, databases and buckets a test namespace created."""
     prefix = settings.namespace
+    if settings.access_file is not None:
+        await revoke(settings)
     client = mongo_client(settings)
     try:
         for name in await client.list_database_names():
@@ -135,7 +139,7 @@ async def remove_namespace(settings: Settings) -> None:
     def remove_buckets() -> None:
         s3 = minio_client(settings)
         for bucket in s3.list_buckets():
-            if not bucket.name.startswith(f"{prefix}-"):
+            if not bucket.name.endswith(f"-{prefix}"):
                 continue
             objects = [
                 DeleteObject(name=o.object_name or "", version_id=o.version_id)
@@ -282,7 +286,7 @@ class Receiver:
             writer.close()
 
 
-SERVICES = ("intake", "review", "reporting")
+SERVICES = ACCESS_SERVICES
 
 
 def _free_port() -> int:
@@ -316,6 +320,7 @@ def services_running(settings: Settings, logs_dir: Path) -> Iterator[Stack]:
         "CORROBORATE_NAMESPACE": settings.namespace,
         **{f"CORROBORATE_{service.upper()}_URL": url for service, url in urls.items()},
     }
+    access = load_access(settings)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     logs = {service: logs_dir / f"{service}.log" for service in SERVICES}
     try:
@@ -334,7 +339,7 @@ def services_running(settings: Settings, logs_dir: Path) -> Iterator[Stack]:
                         str(ports[service]),
                         "--no-access-log",
                     ],
-                    env=env,
+                    env={**env, **service_environment(settings, service, access)},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )

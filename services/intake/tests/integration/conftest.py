@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from PIL import Image
 from pymongo import AsyncMongoClient
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf
 from corroborate.settings import Settings
@@ -27,7 +28,7 @@ Upload = Callable[..., Awaitable[httpx.Response]]
 
 @pytest.fixture
 def intake_app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    return create_app(service_settings(settings, "intake"))
 
 
 @pytest.fixture

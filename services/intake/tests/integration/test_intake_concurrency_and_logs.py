@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from corroborate.access import service_settings
 from corroborate.cli.demo import minimal_pdf
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
@@ -70,7 +71,9 @@ async def test_log_lines_never_carry_the_survivor_identity(
     document: bytes,
     survivor_identity: dict[str, str],
 ) -> None:
-    app = create_app(settings)  # logging is configured now, while the output is captured
+    app = create_app(
+        service_settings(settings, "intake")
+    )  # logging is configured now, while the output is captured
     async with running(app) as intake:
         created = await intake.post("/referrals", json=referral_body(), headers=partner)
         case_id = created.json()["case_id"]

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -39,7 +40,7 @@ def wait_until() -> Callable[..., Awaitable[Any]]:
 
 @pytest.fixture
 def reporting_app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    return create_app(service_settings(settings, "reporting"))
 
 
 @pytest.fixture

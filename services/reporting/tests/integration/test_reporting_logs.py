@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from corroborate.access import service_settings
 from corroborate.events.contracts import ProtectedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
@@ -29,7 +30,9 @@ async def test_rendering_and_downloading_log_no_identity(
     survivor: ProtectedDetails,
     wait_until: WaitUntil,
 ) -> None:
-    app = create_app(settings)  # logging is configured now, while the output is captured
+    app = create_app(
+        service_settings(settings, "reporting")
+    )  # logging is configured now, while the output is captured
     event = completed_event()
     case = event.case_id
     async with running(app) as reporting:

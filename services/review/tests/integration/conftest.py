@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
@@ -45,7 +46,7 @@ def survivor_name() -> str:
 
 @pytest.fixture
 def review_app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    return create_app(service_settings(settings, "review"))
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import aio_pika
 import pytest
 
+from corroborate.access import service_settings
 from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import ProtectedDetails
@@ -59,7 +60,7 @@ async def test_each_deadline_is_escalated_once_and_survives_a_restart(
             seen.extend(await _escalations(queue, case_id))
             return {e["kind"] for e in seen} >= expected
 
-        app = create_app(quick)
+        app = create_app(service_settings(quick, "review"))
         async with running(app) as review:
             await app.state.runtime.publisher.publish(submitted)
 
@@ -93,7 +94,7 @@ async def test_each_deadline_is_escalated_once_and_survives_a_restart(
                 what="three escalations",
             )
 
-        restarted = create_app(quick)
+        restarted = create_app(service_settings(quick, "review"))
         async with running(restarted):
             await restarted.state.deadlines.run_once()  # after a restart: nothing again
         await eventually(lambda: kinds(set()), what="drain")

@@ -49,7 +49,8 @@ def keys_init(
     s3_endpoint: Annotated[str, typer.Option()] = "127.0.0.1:9000",
     amqp_url: Annotated[str, typer.Option()] = "amqp://guest:guest@127.0.0.1:5672/",
 ) -> None:
-    """Generate a token issuer key pair, a master key and S3 credentials for a local stack."""
+    """Generate a token issuer key pair, a master key, the operator's database and storage
+    credentials and each service's own (access.json) for a local stack."""
     keys = directory / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     private_pem, public_pem = generate_keypair()
@@ -57,9 +58,20 @@ def keys_init(
     public_file = keys / "issuer.pub.pem"
     _write_private(private_file, private_pem)
     public_file.write_text(public_pem, encoding="utf-8")
+    from corroborate.access import Access, with_credentials  # noqa: PLC0415
+
+    access_file = directory / "access.json"
+    Access.generate().save(access_file)
+    operator = with_credentials(
+        mongo_url,
+        "corroborate-operator",
+        secrets.token_urlsafe(24),
+        query={"authSource": "admin"},
+    )
     env = {
         "CORROBORATE_AMQP_URL": amqp_url,
-        "CORROBORATE_MONGO_URL": mongo_url,
+        "CORROBORATE_MONGO_URL": operator,
+        "CORROBORATE_ACCESS_FILE": str(access_file.resolve()),
         "CORROBORATE_S3_ENDPOINT": s3_endpoint,
         "CORROBORATE_S3_ACCESS_KEY": "corroborate",
         "CORROBORATE_S3_SECRET_KEY": secrets.token_urlsafe(30),
@@ -297,3 +309,80 @@ def keys_rewrap(
     for collection, count in sorted(done.items()):
         typer.echo(f"{service.value}.{collection}: {count} data key(s) re-wrapped")
     typer.echo(f"{service.value}: {sum(done.values())} data key(s) now under the current key")
+
+
+access_app = typer.Typer(
+    help="Each service's own broker, database and storage credentials.", no_args_is_help=True
+)
+app.add_typer(access_app, name="access")
+
+
+def _write_json(path: Path, document: object) -> None:
+    import json  # noqa: PLC0415
+
+    _write_private(path, json.dumps(document, indent=2))
+
+
+@access_app.command("rabbitmq-definitions")
+def access_rabbitmq(out: Annotated[Path, typer.Option(help="The JSON file to write.")]) -> None:
+    """The services' broker users and permissions, for `rabbitmqctl import_definitions`."""
+    from corroborate.access import load_access, rabbitmq_definitions  # noqa: PLC0415
+
+    settings = load_settings()
+    _write_json(out, rabbitmq_definitions(load_access(settings), settings))
+
+
+@access_app.command("rabbitmq-users")
+def access_rabbitmq_users() -> None:
+    """The services' broker user names, one per line."""
+    from corroborate.access import load_access  # noqa: PLC0415
+
+    for own in load_access(load_settings()).services.values():
+        typer.echo(own.user)
+
+
+@access_app.command("s3-identities")
+def access_s3(out: Annotated[Path, typer.Option(help="The JSON file to write.")]) -> None:
+    """The operator's and the services' identities for SeaweedFS's S3 gateway (-s3.config)."""
+    from corroborate.access import load_access, s3_identities  # noqa: PLC0415
+
+    settings = load_settings()
+    _write_json(out, s3_identities(load_access(settings), settings))
+
+
+@access_app.command("create-operator")
+def access_create_operator() -> None:
+    """On a database server not yet requiring authentication, create the operator's user."""
+    from corroborate.access import create_operator  # noqa: PLC0415
+
+    asyncio.run(create_operator(load_settings()))
+    typer.echo("database operator user ready")
+
+
+@access_app.command("grant")
+def access_grant() -> None:
+    """Let each service use its own database and bucket in the configured namespace."""
+    from corroborate.access import grant  # noqa: PLC0415
+
+    settings = load_settings()
+    asyncio.run(grant(settings))
+    typer.echo(f"{settings.namespace}: each service granted its own database and bucket")
+
+
+@access_app.command("revoke")
+def access_revoke() -> None:
+    """Take back the services' rights on the configured namespace's databases."""
+    from corroborate.access import revoke  # noqa: PLC0415
+
+    settings = load_settings()
+    asyncio.run(revoke(settings))
+    typer.echo(f"{settings.namespace}: services' database rights revoked")
+
+
+@access_app.command("env")
+def access_env(service: Service) -> None:
+    """Environment lines (KEY=value) that give one service process its own credentials."""
+    from corroborate.access import service_environment  # noqa: PLC0415
+
+    for key, value in service_environment(load_settings(), service.value).items():
+        typer.echo(f"{key}={value}")
