@@ -191,6 +191,47 @@ def s3_identities(access: Access, settings: Settings) -> dict[str, Any]:
     return {"identities": identities}
 
 
+def s3_policy(settings: Settings, service: str) -> dict[str, Any]:
+    """The same limits as an S3 identity policy (AWS IAM syntax, also read by MinIO and Ceph)
+    for a deployment whose store is not SeaweedFS: the service's own bucket in the settings'
+    namespace, no bucket creation, no lifting of object locks."""
+    arn = f"arn:aws:s3:::{settings.bucket_name(BUCKETS[service].purpose)}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "OwnBucket",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetBucketLocation",
+                    "s3:ListBucket",
+                    "s3:ListBucketVersions",
+                    "s3:GetBucketVersioning",
+                    "s3:PutBucketVersioning",
+                    "s3:GetBucketObjectLockConfiguration",
+                ],
+                "Resource": [arn],
+            },
+            {
+                "Sid": "OwnObjects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:GetObjectVersion",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:DeleteObjectVersion",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                    "s3:GetObjectRetention",
+                    "s3:PutObjectRetention",
+                ],
+                "Resource": [f"{arn}/*"],
+            },
+        ],
+    }
+
+
 # Per service ---------------------------------------------------------------------------------
 
 

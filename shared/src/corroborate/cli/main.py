@@ -350,6 +350,17 @@ def access_s3(out: Annotated[Path, typer.Option(help="The JSON file to write.")]
     _write_json(out, s3_identities(load_access(settings), settings))
 
 
+@access_app.command("s3-policy")
+def access_s3_policy(service: Service) -> None:
+    """A service's S3 identity policy (AWS IAM syntax) for the configured namespace, for stores
+    other than the local SeaweedFS."""
+    import json  # noqa: PLC0415
+
+    from corroborate.access import s3_policy  # noqa: PLC0415
+
+    typer.echo(json.dumps(s3_policy(load_settings(), service.value), indent=2))
+
+
 @access_app.command("create-operator")
 def access_create_operator() -> None:
     """On a database server not yet requiring authentication, create the operator's user."""
