@@ -70,6 +70,7 @@ def build(settings: Settings) -> Wiring:
         ),
         poll_seconds=settings.webhook_poll_seconds,
         timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private_addresses=settings.webhook_allow_insecure,
     )
     intake = Intake(
         referrals=ReferralRepository(

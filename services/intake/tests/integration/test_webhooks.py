@@ -70,7 +70,12 @@ class Harness:
         return self.database[DELIVERIES]
 
     def dispatcher(self, **options: Any) -> WebhookDispatcher:
-        arguments: dict[str, Any] = {"policy": QUICK, "poll_seconds": 0.2, **options}
+        arguments: dict[str, Any] = {
+            "policy": QUICK,
+            "poll_seconds": 0.2,
+            "allow_private_addresses": True,  # the receiver listens on loopback
+            **options,
+        }
         dispatcher = WebhookDispatcher(
             referrals=self.database["referrals"],
             endpoints=self.webhooks.endpoints,
@@ -534,6 +539,54 @@ async def test_plain_http_and_short_secrets_are_refused_outside_local_stacks(
     assert "short-secret-0123" not in short.text
     assert accepted.status_code == 200
     assert await harness.database[ENDPOINTS].count_documents({"_id": org}) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/hook",
+        "https://localhost:8443/hook",
+        "https://10.1.2.3/hook",
+        "https://192.168.0.10/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+        "https://[fd00::1]/hook",
+        "https://0.0.0.0/hook",
+    ],
+)
+async def test_a_webhook_may_not_point_into_a_private_network(
+    harness: Harness, bearer: Bearer, org: str, secret: str, url: str
+) -> None:
+    async with harness.api(allow_insecure=False) as strict:
+        refused = await strict.put(
+            f"/organisations/{org}/webhook",
+            json={"url": url, "secret": secret},
+            headers=bearer(Role.ADMIN),
+        )
+    assert refused.status_code == 422
+    assert [(e["field"], e["rule"]) for e in refused.json()["errors"]] == [
+        ("url", "public_address_required")
+    ]
+    assert await harness.database[ENDPOINTS].count_documents({"_id": org}) == 0
+
+
+async def test_a_name_resolving_to_a_private_address_is_never_posted_to(
+    harness: Harness,
+    receiver: Receiver,
+    register: Callable[..., Awaitable[httpx.Response]],
+    org: str,
+) -> None:
+    # Registered while local addresses were allowed; delivered by a dispatcher that refuses
+    # them, as a name re-pointed at the internal network after registration would be.
+    await register(org, receiver.url.replace("127.0.0.1", "localhost"))
+    _, (delivery_id,) = await harness.add_referral(org, "accepted")
+    once = RetryPolicy(first_delay=timedelta(seconds=1), max_attempts=1)
+    assert await harness.dispatcher(policy=once, allow_private_addresses=False).run_once() == 1
+
+    (attempt,) = (await harness.delivery(delivery_id))["attempts"]
+    assert (attempt["status_code"], attempt["error"]) == (None, "address not public")
+    assert receiver.requests == []
 
 
 async def test_the_history_pages_newest_first_with_an_opaque_cursor(

@@ -14,12 +14,14 @@ import base64
 import binascii
 import contextlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -39,6 +41,7 @@ from intake.domain.webhooks import (
     RetryPolicy,
     WebhookNotification,
     endpoint_host,
+    is_public_address,
     signature_header,
     validate_webhook_url,
 )
@@ -429,6 +432,21 @@ class Webhooks:
         return await self.deliveries.history(organisation, limit=limit, cursor=cursor)
 
 
+class PrivateDestination(Exception):
+    """The endpoint's name resolves to an address that is not on the public internet."""
+
+
+async def _ensure_public(url: str) -> None:
+    """Resolve the endpoint's host and refuse any loopback, private or link-local address, so
+    that a name pointed at Corroborate's own network after registration is not POSTed to."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not infos or not all(is_public_address(str(info[4][0])) for info in infos):
+        raise PrivateDestination(host)
+
+
 def _short_error(exc: BaseException) -> str:
     """What went wrong, in words that never hold a URL, a header or a response body."""
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
@@ -465,6 +483,7 @@ class WebhookDispatcher:
         timeout_seconds: float = 10.0,
         concurrency: int = 8,
         stop_grace_seconds: float = 5.0,
+        allow_private_addresses: bool = False,
     ) -> None:
         if concurrency < 1 or timeout_seconds <= 0 or poll_seconds <= 0:
             raise ValueError("concurrency, timeout_seconds and poll_seconds must be positive")
@@ -479,6 +498,7 @@ class WebhookDispatcher:
         self._timeout = timeout_seconds
         self._concurrency = concurrency
         self._stop_grace = stop_grace_seconds
+        self._allow_private = allow_private_addresses
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -558,6 +578,8 @@ class WebhookDispatcher:
                 sealed.sealed_secret, context=_secret_context(claim.organisation)
             )
             status_code = await self._post(claim, url=sealed.url, secret=secret)
+        except PrivateDestination:
+            error = "address not public"
         except DecryptionError:
             error = "signing secret unreadable"
             log.error(
@@ -609,11 +631,13 @@ class WebhookDispatcher:
             DELIVERY_HEADER: claim.delivery_id,
         }
         # The whole exchange is bounded, not each phase: the lease must outlast it.
-        async with (
-            asyncio.timeout(self._timeout),
-            self._client().stream("POST", url, content=body, headers=headers) as response,
-        ):
-            return response.status_code  # the body is never read, nor kept
+        async with asyncio.timeout(self._timeout):
+            if not self._allow_private:
+                await _ensure_public(url)
+            async with self._client().stream(
+                "POST", url, content=body, headers=headers
+            ) as response:
+                return response.status_code  # the body is never read, nor kept
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

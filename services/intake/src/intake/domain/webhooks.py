@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -164,10 +165,30 @@ class InvalidWebhookUrl(ValueError):
         self.rule = rule
 
 
+def is_public_address(address: str) -> bool:
+    """Whether an IP address is on the public internet: not loopback, private, link-local
+    (cloud metadata), shared, reserved, multicast or unspecified. IPv4 inside IPv6 counts as
+    the IPv4 address it carries."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def validate_webhook_url(url: str, *, allow_insecure: bool) -> str:
     """Return ``url`` if it is an http(s) URL with a host and no credentials.
 
-    ``https`` is required unless ``allow_insecure`` (local stacks and tests, on loopback).
+    ``https`` and a public destination are required unless ``allow_insecure`` (local stacks and
+    tests, on loopback): a partner's webhook must not reach into Corroborate's own network.
+    Names are checked again, resolved, before every delivery.
     """
     if len(url) > MAX_URL_LENGTH:
         raise InvalidWebhookUrl("too_long", f"the URL is longer than {MAX_URL_LENGTH} characters")
@@ -191,6 +212,17 @@ def validate_webhook_url(url: str, *, allow_insecure: bool) -> str:
         raise InvalidWebhookUrl("host_required", "the URL must name a host")
     if parts.fragment:
         raise InvalidWebhookUrl("fragment", "the URL must not have a #fragment")
+    host = parts.hostname.rstrip(".").lower()
+    if not allow_insecure and (
+        host == "localhost"
+        or host.endswith(".localhost")
+        or (_is_ip(host) and not is_public_address(host))
+    ):
+        raise InvalidWebhookUrl(
+            "public_address_required",
+            "the URL must name a host on the public internet, not a loopback, private or "
+            "link-local address",
+        )
     return url
 
 
