@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, sample_referral
 from corroborate.settings import Settings
@@ -63,8 +64,8 @@ async def test_referral_submitted_during_a_broker_outage_reaches_triage_after_it
     coordinator = bearer(Role.COORDINATOR)
     try:
         async with (
-            running(create_intake(through_proxy)) as intake,
-            running(create_review(through_proxy)) as review,
+            running(create_intake(service_settings(through_proxy, "intake"))) as intake,
+            running(create_review(service_settings(through_proxy, "review"))) as review,
         ):
             before = await _submit(intake, partner)
             await _wait_in_triage(review, coordinator, before)

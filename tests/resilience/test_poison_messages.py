@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, sample_findings, sample_referral
 from corroborate.cli.main import app as cli
@@ -59,15 +60,15 @@ OPENING |= {("reporting", t) for t in ("referral.submitted", "referral.accepted"
 OPENING |= {("reporting", t) for t in ("referral.declined", "report.issued", "case.escalated")}
 OPENING |= {("reporting", "referral.withdrawn")}
 # Erasure of a case a service never held leaves it nothing to do: not a poison either.
-OPENING |= {("review", "case.erased"), ("reporting", "case.erased")}
+OPENING |= {(service, "case.erased") for service in ("intake", "review", "reporting")}
 
 
 @pytest.fixture
 async def apps(settings: Settings) -> AsyncIterator[dict[str, tuple[FastAPI, httpx.AsyncClient]]]:
     built = {
-        "intake": create_intake(settings),
-        "review": create_review(settings),
-        "reporting": create_reporting(settings),
+        "intake": create_intake(service_settings(settings, "intake")),
+        "review": create_review(service_settings(settings, "review")),
+        "reporting": create_reporting(service_settings(settings, "reporting")),
     }
     async with AsyncExitStack() as stack:
         clients = {name: await stack.enter_async_context(running(a)) for name, a in built.items()}

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from corroborate.access import service_settings
 from corroborate.auth import SERVICE_AUDIENCES, Role, generate_keypair, issue_token
 from corroborate.cli.demo import (
     ACCEPT,
@@ -335,9 +336,9 @@ async def world(
         return {"Authorization": f"Bearer {token}"}
 
     apps = {
-        "intake": create_intake(settings),
-        "review": create_review(settings),
-        "reporting": create_reporting(settings),
+        "intake": create_intake(service_settings(settings, "intake")),
+        "review": create_review(service_settings(settings, "review")),
+        "reporting": create_reporting(service_settings(settings, "reporting")),
     }
     async with AsyncExitStack() as stack:
         clients = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}

@@ -12,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
+from corroborate.access import service_settings
 from corroborate.audit import COLLECTION, Actor, AuditLog, record_hash, verify
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, sample_referral
@@ -87,7 +88,7 @@ async def test_reads_downloads_and_changes_are_audited_and_tampering_is_caught(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     partner = bearer(Role.PARTNER, org=f"audit-{uuid.uuid4().hex[:6]}", sub="solicitor-audit")
-    async with running(create_intake(settings)) as intake:
+    async with running(create_intake(service_settings(settings, "intake"))) as intake:
         case_id = (
             await intake.post("/referrals", json=sample_referral(CANARY), headers=partner)
         ).json()["case_id"]

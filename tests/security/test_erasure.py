@@ -4,19 +4,23 @@ anonymised counts kept; the act audited without identity."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import ACCEPT, minimal_pdf, sample_findings, sample_referral
+from corroborate.messaging.parked import discard_parked, list_parked
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
+from corroborate.testing import SERVICES, eventually, running
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review
@@ -30,9 +34,9 @@ CANARY = "Erasure Canary-Person"
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     apps = {
-        "intake": create_intake(settings),
-        "review": create_review(settings),
-        "reporting": create_reporting(settings),
+        "intake": create_intake(service_settings(settings, "intake")),
+        "review": create_review(service_settings(settings, "review")),
+        "reporting": create_reporting(service_settings(settings, "reporting")),
     }
     async with AsyncExitStack() as stack:
         yield {name: await stack.enter_async_context(running(a)) for name, a in apps.items()}
@@ -177,3 +181,50 @@ async def test_erasure_destroys_the_key_everywhere_and_keeps_the_counts(
     assert gone.status_code == 410
     assert (await intake.get(f"/referrals/{case_id}/report", headers=partner)).status_code == 410
     assert (await reporting.get(report_url, headers=partner)).status_code == 410
+
+
+async def test_erasure_removes_the_cases_parked_messages_in_every_service(
+    services: dict[str, httpx.AsyncClient],
+    settings: Settings,
+    bearer: Callable[..., Headers],
+) -> None:
+    """A parked message about the case may hold its sealed details with a wrapped data key:
+    after erasure none is left in any parking queue; other cases' parked messages stay."""
+    partner = bearer(Role.PARTNER, org="erasure-solicitors", sub="solicitor-e")
+    admin = bearer(Role.ADMIN, sub="admin-e")
+    case_id = (
+        await services["intake"].post("/referrals", json=sample_referral(CANARY), headers=partner)
+    ).json()["case_id"]
+    other_case = str(uuid.uuid4())
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        dead_letter = await channel.get_exchange(f"{settings.namespace}.dead-letter")
+        for service in SERVICES:
+            for about in (case_id, other_case):
+                body = json.dumps({"event_id": str(uuid.uuid4()), "case_id": about}).encode()
+                await dead_letter.publish(
+                    aio_pika.Message(body, headers={"x-parked-reason": "erasure-test"}),
+                    routing_key=f"{service}.parking",
+                )
+
+    async def parked_cases(service: str) -> set[str | None]:
+        return {p.case_id for p in await list_parked(settings, service)}
+
+    for service in SERVICES:
+        assert {case_id, other_case} <= await parked_cases(service)
+    erased = await services["intake"].post(
+        f"/cases/{case_id}/erasure", json={"reason": "data_subject_request"}, headers=admin
+    )
+    assert erased.status_code == 200, erased.text
+
+    async def forgotten_everywhere() -> bool:
+        for service in SERVICES:
+            parked = await parked_cases(service)
+            if case_id in parked or other_case not in parked:
+                return False
+        return True
+
+    await eventually(forgotten_everywhere, what="the case's parked messages removed")
+    for service in SERVICES:
+        await discard_parked(settings, service, case_id=other_case)  # leave the queues clean

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 from typer.testing import CliRunner
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import minimal_pdf, sample_referral
 from corroborate.cli.main import app as cli
@@ -46,7 +47,7 @@ async def test_old_cases_stay_readable_and_rewrap_retires_the_old_key(
     body = sample_referral("Rotation Person")
     body["immigration"]["home_office_reference"] = f"HO-ROT-{uuid.uuid4().hex[:6]}"
 
-    async with running(create_intake(before)) as intake:
+    async with running(create_intake(service_settings(before, "intake"))) as intake:
         old_case = (await intake.post("/referrals", json=body, headers=partner)).json()["case_id"]
         await intake.post(
             f"/referrals/{old_case}/documents",
@@ -58,7 +59,7 @@ async def test_old_cases_stay_readable_and_rewrap_retires_the_old_key(
             f"/referrals/{old_case}/withdraw", json={"reason": "A sealed note."}, headers=partner
         )
 
-    async with running(create_intake(rotated)) as intake:
+    async with running(create_intake(service_settings(rotated, "intake"))) as intake:
         seen = await intake.get(f"/referrals/{old_case}", headers=partner)
         assert seen.status_code == 200
         assert seen.json()["details"]["survivor"]["full_name"] == "Rotation Person"
@@ -72,7 +73,7 @@ async def test_old_cases_stay_readable_and_rewrap_retires_the_old_key(
 
     await _rewrap_and_check(settings, monkeypatch, old, new, blind, old_case, new_case)
 
-    async with running(create_intake(retired)) as intake:
+    async with running(create_intake(service_settings(retired, "intake"))) as intake:
         seen = await intake.get(f"/referrals/{old_case}", headers=partner)
         assert seen.status_code == 200
         assert seen.json()["timeline"][-1]["note"] == "A sealed note."

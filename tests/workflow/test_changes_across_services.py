@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.cli.demo import ACCEPT, minimal_pdf, sample_findings, sample_referral
 from corroborate.settings import Settings
@@ -27,9 +28,9 @@ Headers = dict[str, str]
 @pytest.fixture
 async def services(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     apps = {
-        "intake": create_intake(settings),
-        "review": create_review(settings),
-        "reporting": create_reporting(settings),
+        "intake": create_intake(service_settings(settings, "intake")),
+        "review": create_review(service_settings(settings, "review")),
+        "reporting": create_reporting(service_settings(settings, "reporting")),
     }
     async with AsyncExitStack() as stack:
         yield {name: await stack.enter_async_context(running(a)) for name, a in apps.items()}

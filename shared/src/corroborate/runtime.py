@@ -25,9 +25,11 @@ from corroborate.audit import AuditLog
 from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS
+from corroborate.events.envelope import EventEnvelope
 from corroborate.http import COMMON_RESPONSES, ReadinessCheck, health_router, install_common
 from corroborate.logging import get_logger
 from corroborate.messaging.outbox import OutboxRelay
+from corroborate.messaging.parked import discard_parked
 from corroborate.messaging.rabbit import (
     CaseEventConsumer,
     EventHandler,
@@ -41,6 +43,8 @@ from corroborate.settings import Settings
 from corroborate.storage import ObjectStore
 
 log = get_logger("corroborate.runtime")
+
+CASE_ERASED = "case.erased"
 
 
 class Worker(Protocol):
@@ -102,8 +106,25 @@ class ServiceRuntime:
         return self.settings.bucket_name(purpose)
 
     def subscribe(self, handlers: Mapping[str, EventHandler]) -> None:
-        """Register event handlers; must happen before ``start``."""
-        self.consumer.register(handlers)
+        """Register event handlers; must happen before ``start``.
+
+        Every service hears ``case.erased``, after its own handler if it has one: the case's
+        messages are then removed from this service's parking queue too, since each may carry
+        the case's sealed details with a wrapped copy of its data key."""
+        registered = dict(handlers)
+        own = registered.get(CASE_ERASED)
+
+        async def erased(envelope: EventEnvelope, payload: object) -> None:
+            if own is not None:
+                await own(envelope, payload)
+            forgotten = await discard_parked(
+                self.settings, self.service, case_id=str(envelope.case_id)
+            )
+            if forgotten:
+                log.info("parked messages of an erased case removed", count=len(forgotten))
+
+        registered[CASE_ERASED] = erased
+        self.consumer.register(registered)
 
     def publishes(self, *event_types: str) -> None:
         """Declare the events this service emits (through its outbox), for the AsyncAPI document."""

@@ -4,7 +4,9 @@ A consumer parks what it can never process (with ``x-parked-*`` headers naming t
 the broker dead-letters what failed past the delivery limit (its ``x-death`` header says from
 where). ``list_parked`` reads a parking queue without consuming it; ``replay_parked`` publishes
 chosen messages back to the case-events exchange under their original routing key, confirmed,
-and only then removes them from the parking queue.
+and only then removes them from the parking queue. ``discard_parked`` removes a case's parked
+messages after it is erased: each may carry the case's sealed details with a wrapped copy of its
+data key, which erasure must leave nowhere.
 """
 
 from __future__ import annotations
@@ -179,3 +181,16 @@ async def replay_parked(
         return True
 
     return await _drain(settings, service, limit, replay)
+
+
+async def discard_parked(
+    settings: Settings, service: str, *, case_id: str, limit: int = 10_000
+) -> list[ParkedMessage]:
+    """Remove every parked message about one case (after its erasure); the others stay."""
+
+    async def drop(
+        _channel: aio_pika.abc.AbstractChannel, message: AbstractIncomingMessage
+    ) -> bool:
+        return describe(message).case_id == case_id
+
+    return await _drain(settings, service, limit, drop)
