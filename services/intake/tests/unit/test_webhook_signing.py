@@ -133,7 +133,12 @@ def test_a_policy_that_would_spin_or_never_try_is_refused(policy: dict[str, obje
 
 @pytest.mark.parametrize(
     "url",
-    ["https://hooks.example.org/corroborate", "https://example.org:8443/h?key=v", "https://[::1]/"],
+    [
+        "https://hooks.example.org/corroborate",
+        "https://example.org:8443/h?key=v",
+        "https://[2001:4860:4860::8888]/",
+        "https://8.8.8.8/hook",
+    ],
 )
 def test_https_urls_with_a_host_are_accepted(url: str) -> None:
     assert validate_webhook_url(url, allow_insecure=False) == url
@@ -152,6 +157,12 @@ def test_https_urls_with_a_host_are_accepted(url: str) -> None:
         ("https://hooks.example.org/h#frag", "fragment"),
         ("https://hooks.example.org/a b", "whitespace"),
         ("https://hooks.example.org/" + "a" * 2048, "too_long"),
+        ("https://[::1]/", "public_address_required"),
+        ("https://127.0.0.1:8443/h", "public_address_required"),
+        ("https://internal.localhost/h", "public_address_required"),
+        ("https://172.16.0.1/h", "public_address_required"),
+        ("https://100.64.0.1/h", "public_address_required"),
+        ("https://[fe80::1%25eth0]/h", "public_address_required"),
     ],
 )
 def test_other_urls_are_refused_naming_the_rule(url: str, rule: str) -> None:
