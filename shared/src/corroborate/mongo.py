@@ -37,9 +37,16 @@ class AlreadyProcessed(Exception):
 
 
 def mongo_client(settings: Settings) -> AsyncMongoClient[Document]:
-    """A client for one service process; it connects lazily, never at import time."""
+    """A client for one service process; it connects lazily, never at import time.
+
+    Every write waits until it is in the journal of a majority (``w="majority", j=true``): an
+    acknowledged write must survive the database being killed, or a state change whose events
+    were already published could vanish (SecantusDB killed with SIGKILL lost the last ten or
+    so acknowledged writes without it; none with it)."""
     return AsyncMongoClient(
         settings.mongo_url.get_secret_value(),
+        w="majority",
+        journal=True,
         tz_aware=True,
         uuidRepresentation="standard",
         serverSelectionTimeoutMS=10_000,
