@@ -222,13 +222,20 @@ class Referral:
         """Record news from another service; False if it changes nothing.
 
         Every change joins the timeline in time order; the current status is the latest one,
-        so news that arrives late never moves a case back. Nothing leaves a terminal status.
+        so news that arrives late never moves a case back. Nothing leaves a terminal status,
+        but news of what happened before the case became final still joins its history: the
+        other services' events may arrive in any order (say, queued while this service was
+        down), and the partner is told of each step.
         """
-        if self.status in TERMINAL or self.status is ReferralStatus.DRAFT:
+        if self.status is ReferralStatus.DRAFT:
             return False
         if any(c.change_id == change.change_id for c in self.timeline):
             return False
-        if request_id is not None:
+        final = [c.at for c in self.timeline if c.status in TERMINAL]
+        if final:
+            if change.at >= min(final):
+                return False
+        elif request_id is not None:
             self.open_request = request_id
         self._record(change)
         return True
