@@ -227,8 +227,8 @@ class Referral:
         other services' events may arrive in any order (say, queued while this service was
         down), and the partner is told of each step.
         """
-        if self.status is ReferralStatus.DRAFT:
-            return False
+        if self.status in {ReferralStatus.DRAFT, ReferralStatus.ERASED}:
+            return False  # an erased case keeps nothing new: its notes' key is gone
         if any(c.change_id == change.change_id for c in self.timeline):
             return False
         final = [c.at for c in self.timeline if c.status in TERMINAL]
@@ -244,6 +244,8 @@ class Referral:
         self.timeline.append(change)
         self.timeline.sort(key=lambda c: c.at)
         self.new_changes.append(change)
+        if self.status in TERMINAL:
+            return  # news from before the end joins the history; the end stays the end
         latest = self.timeline[-1].status
         terminal = [c.status for c in self.timeline if c.status in TERMINAL]
         self.status = terminal[0] if terminal else latest
