@@ -9,7 +9,7 @@
 # owns (see shared/src/corroborate/access.py). The database requires authentication; the
 # broker users are created with rabbitmqctl and removed again by `stop`.
 #
-#   deploy/local/stack.sh start|stop|status
+#   deploy/local/stack.sh start|stop|status|install-rabbitmq
 #
 # Settings (environment): CORROBORATE_STATE_DIR (default .local), CORROBORATE_AMQP_URL,
 # CORROBORATE_MONGO_PORT (27017), CORROBORATE_S3_PORT (9000) and CORROBORATE_WEED_PORT_BASE
@@ -249,5 +249,8 @@ case "${1:-}" in
         fi
         ;;
     status) status ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    # The fault suite starts (and kills) a RabbitMQ node of its own, even where a shared
+    # broker already answers and `start` therefore installed nothing.
+    install-rabbitmq) install_rabbitmq ;;
+    *) echo "usage: $0 start|stop|status|install-rabbitmq" >&2; exit 2 ;;
 esac

@@ -30,6 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$ROOT/deploy/local/stack.sh" start
+"$ROOT/deploy/local/stack.sh" install-rabbitmq  # tests/faults runs a node of its own
 
 say "ruff check"
 uv run --frozen ruff check .

@@ -100,6 +100,37 @@ def test_nothing_moves_a_referral_out_of_a_final_status(terminal: ReferralStatus
     assert referral.status is terminal
 
 
+@pytest.mark.parametrize("terminal", [S.DECLINED, S.ISSUED])
+def test_news_of_what_happened_before_a_final_status_still_joins_the_timeline(
+    terminal: ReferralStatus,
+) -> None:
+    # Events queued while intake was down arrive in any order: the report can be issued here
+    # before the news that the case went to legal review.
+    referral = _referral(S.SUBMITTED)
+    referral.progress(_change(terminal, hours=9))
+    referral.new_changes.clear()
+    assert referral.progress(_change(S.IN_LEGAL_REVIEW, hours=8)) is True
+    assert referral.status is terminal
+    assert [c.status for c in referral.timeline] == [S.SUBMITTED, S.IN_LEGAL_REVIEW, terminal]
+    assert [c.status for c in referral.new_changes] == [S.IN_LEGAL_REVIEW]  # the partner is told
+
+
+def test_an_erased_referral_takes_no_news_even_of_what_happened_before() -> None:
+    referral = _referral(S.ISSUED)
+    referral.erase(change_id=uuid.uuid4(), at=T0 + timedelta(hours=9))
+    assert referral.progress(_change(S.IN_LEGAL_REVIEW, hours=2)) is False
+    assert referral.status is S.ERASED
+
+
+def test_a_final_status_stays_when_news_of_an_earlier_one_arrives() -> None:
+    # Review declined at hour 2; the partner, not yet told, withdrew at hour 3.
+    referral = _referral(S.SUBMITTED)
+    referral.withdraw(change_id=uuid.uuid4(), at=T0 + timedelta(hours=3), note="sealed")
+    assert referral.progress(_change(S.DECLINED, hours=2)) is True
+    assert referral.status is S.WITHDRAWN
+    assert [c.status for c in referral.timeline] == [S.SUBMITTED, S.DECLINED, S.WITHDRAWN]
+
+
 def test_a_draft_takes_no_news_from_downstream() -> None:
     referral = _referral()
     assert referral.progress(_change(S.ACCEPTED, hours=1)) is False

@@ -222,13 +222,20 @@ class Referral:
         """Record news from another service; False if it changes nothing.
 
         Every change joins the timeline in time order; the current status is the latest one,
-        so news that arrives late never moves a case back. Nothing leaves a terminal status.
+        so news that arrives late never moves a case back. Nothing leaves a terminal status,
+        but news of what happened before the case became final still joins its history: the
+        other services' events may arrive in any order (say, queued while this service was
+        down), and the partner is told of each step.
         """
-        if self.status in TERMINAL or self.status is ReferralStatus.DRAFT:
-            return False
+        if self.status in {ReferralStatus.DRAFT, ReferralStatus.ERASED}:
+            return False  # an erased case keeps nothing new: its notes' key is gone
         if any(c.change_id == change.change_id for c in self.timeline):
             return False
-        if request_id is not None:
+        final = [c.at for c in self.timeline if c.status in TERMINAL]
+        if final:
+            if change.at >= min(final):
+                return False
+        elif request_id is not None:
             self.open_request = request_id
         self._record(change)
         return True
@@ -237,6 +244,8 @@ class Referral:
         self.timeline.append(change)
         self.timeline.sort(key=lambda c: c.at)
         self.new_changes.append(change)
+        if self.status in TERMINAL:
+            return  # news from before the end joins the history; the end stays the end
         latest = self.timeline[-1].status
         terminal = [c.status for c in self.timeline if c.status in TERMINAL]
         self.status = terminal[0] if terminal else latest

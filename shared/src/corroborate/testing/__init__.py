@@ -136,7 +136,29 @@ async def remove_namespace(settings: Settings) -> None:
     finally:
         await client.close()
 
-    def remove_buckets() -> None:
+    await remove_buckets(settings)
+
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        for service in ("intake", "review", "reporting", "test"):
+            for suffix in (*CASE_EVENTS.event_types, "parking", "spy"):
+                with suppress(Exception):
+                    await channel.queue_delete(f"{prefix}.{service}.{suffix}")
+                if channel.is_closed:
+                    channel = await connection.channel()
+        for exchange in ("case-events", "dead-letter"):
+            with suppress(Exception):
+                await channel.exchange_delete(f"{prefix}.{exchange}")
+            if channel.is_closed:
+                channel = await connection.channel()
+
+
+async def remove_buckets(settings: Settings) -> None:
+    """Delete a test namespace's buckets, every object version in them included."""
+    prefix = settings.namespace
+
+    def remove() -> None:
         s3 = minio_client(settings)
         for bucket in s3.list_buckets():
             if not bucket.name.endswith(f"-{prefix}"):
@@ -155,22 +177,7 @@ async def remove_namespace(settings: Settings) -> None:
             with suppress(Exception):
                 s3.remove_bucket(bucket_name=bucket.name)
 
-    await asyncio.to_thread(remove_buckets)
-
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        for service in ("intake", "review", "reporting", "test"):
-            for suffix in (*CASE_EVENTS.event_types, "parking", "spy"):
-                with suppress(Exception):
-                    await channel.queue_delete(f"{prefix}.{service}.{suffix}")
-                if channel.is_closed:
-                    channel = await connection.channel()
-        for exchange in ("case-events", "dead-letter"):
-            with suppress(Exception):
-                await channel.exchange_delete(f"{prefix}.{exchange}")
-            if channel.is_closed:
-                channel = await connection.channel()
+    await asyncio.to_thread(remove)
 
 
 class TcpProxy:
