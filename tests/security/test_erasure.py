@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -196,6 +196,32 @@ async def test_erasure_removes_the_cases_parked_messages_in_every_service(
         await services["intake"].post("/referrals", json=sample_referral(CANARY), headers=partner)
     ).json()["case_id"]
     other_case = str(uuid.uuid4())
+
+    async def counts() -> dict[str, int]:
+        # A passive declaration takes no message, so it cannot race the services' own sweeps
+        # (listing does: a message a listing holds is invisible to a sweep at that moment).
+        async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as connection:
+            channel = await connection.channel()
+            found = {}
+            for service in SERVICES:
+                queue = await channel.declare_queue(
+                    f"{settings.namespace}.{service}.parking", passive=True
+                )
+                found[service] = queue.declaration_result.message_count or 0
+            return found
+
+    def settled_at(expected: Callable[[str], int]) -> Callable[[], Awaitable[bool]]:
+        seen: list[dict[str, int]] = []
+
+        async def probe() -> bool:  # the same counts twice running: no sweep under way
+            seen.append(await counts())
+            return len(seen) > 1 and all(
+                seen[-1][s] == seen[-2][s] == expected(s) for s in SERVICES
+            )
+
+        return probe
+
+    before = await counts()
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -207,37 +233,15 @@ async def test_erasure_removes_the_cases_parked_messages_in_every_service(
                     aio_pika.Message(body, headers={"x-parked-reason": "erasure-test"}),
                     routing_key=f"{service}.parking",
                 )
+    await eventually(settled_at(lambda s: before[s] + 2), what="both messages parked")
 
-    async def parked_cases(service: str) -> set[str | None]:
-        return {p.case_id for p in await list_parked(settings, service)}
-
-    async def counts() -> dict[str, int]:
-        # A passive declaration takes no message: it cannot race the services' own drains.
-        async with await aio_pika.connect(settings.amqp_url.get_secret_value()) as connection:
-            channel = await connection.channel()
-            found = {}
-            for service in SERVICES:
-                queue = await channel.declare_queue(
-                    f"{settings.namespace}.{service}.parking", passive=True
-                )
-                found[service] = queue.declaration_result.message_count or 0
-            return found
-
-    for service in SERVICES:
-        assert {case_id, other_case} <= await parked_cases(service)
-    before = await counts()
     erased = await services["intake"].post(
         f"/cases/{case_id}/erasure", json={"reason": "data_subject_request"}, headers=admin
     )
     assert erased.status_code == 200, erased.text
-
-    async def one_fewer_everywhere() -> bool:
-        now = await counts()
-        return all(now[s] == before[s] - 1 for s in SERVICES)
-
-    await eventually(one_fewer_everywhere, what="the case's parked messages removed")
+    await eventually(settled_at(lambda s: before[s] + 1), what="the case's parked messages removed")
     for service in SERVICES:
-        parked = await parked_cases(service)
+        parked = {p.case_id for p in await list_parked(settings, service)}
         assert case_id not in parked
         assert other_case in parked
     for service in SERVICES:
