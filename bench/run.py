@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from bench import actors, dbstats, figures, patterns, pipeline, raw, upload
 from bench.profiling import profile_service, stop_profiled
@@ -288,6 +289,8 @@ def _write(run: Run, *, started_at: datetime, seconds: float, complete: bool) ->
         "plan": {**plan.__dict__, "s3_objects": {str(k): v for k, v in plan.s3_objects.items()}},
         "sections": list(run.sections),
         "machine": {"cpus": os.cpu_count(), "load": run.load, "load_after": _load()},
+        # The services' database options (retryWrites changes SecantusDB's cost per write).
+        "mongo_url_options": dict(parse_qsl(urlsplit(run.stack.mongo_url()).query)),
         "profiled": run.profiled,
         **run.results,
         "rows": [row.as_json() for row in run.rows],

@@ -100,6 +100,12 @@ class BenchStack:
             reporting_url=self.url("reporting"),
         )
 
+    def mongo_url(self) -> str:
+        """The database URL the services use ("" before the env file exists)."""
+        if not self.env_file.exists():
+            return ""
+        return self.settings().mongo_url.get_secret_value()
+
     def _script(self, name: str, action: str, *, check: bool = True) -> str:
         done = subprocess.run(  # the project's own scripts, in a session of their own
             ["/bin/bash", str(ROOT / "deploy/local" / f"{name}.sh"), action],
