@@ -59,8 +59,13 @@ credentials; move it (and $STATE/mongo, $STATE/seaweedfs) aside and start again"
         return
     fi
     say "generating local keys in $STATE"
+    # retryWrites=false for the local stand-in only: SecantusDB keeps a record of every retryable
+    # write and on each write scans them all (and sorts them once there are 10,000), so every
+    # write got slower as the stack ran. Without it a write that meets a network error fails
+    # instead of being sent once more by the driver; on loopback that is rare, and the services
+    # already retry what fails (redelivered events, the outbox relay's next pass).
     "$VENV_BIN/corroborate" keys init --dir "$STATE" \
-        --mongo-url "mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true" \
+        --mongo-url "mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true&retryWrites=false" \
         --s3-endpoint "127.0.0.1:$S3_PORT" \
         ${CORROBORATE_AMQP_URL:+--amqp-url "$CORROBORATE_AMQP_URL"}
 }

@@ -33,6 +33,14 @@ class StoredObject:
     version_id: str | None = None
 
 
+# The request side hands the upload thread blocks of this size (a whole number per part).
+_HANDOFF_BYTES = 1024 * 1024
+
+
+class UploadAbandoned(Exception):
+    """The upload thread's source went away (the request failed or was cancelled)."""
+
+
 class IntegrityError(Exception):
     """A stored object's plaintext no longer matches the hash recorded when it was stored."""
 
@@ -64,7 +72,8 @@ class _EncryptingReader(io.RawIOBase):
             self._pending += self._encryptor.update(piece)
         if size < 0:
             size = len(self._pending)
-        out = bytes(self._pending[:size])
+        with memoryview(self._pending) as pending:  # one copy of the part, not two
+            out = bytes(pending[:size])
         del self._pending[:size]
         return out
 
@@ -168,20 +177,59 @@ class ObjectStore:
         chunks: AsyncIterator[bytes],
         data_key: DataKey,
     ) -> StoredObject:
-        """As ``put_encrypted``, from an async stream (an HTTP request body), chunk by chunk."""
-        loop = asyncio.get_running_loop()
+        """As ``put_encrypted``, from an async stream (an HTTP request body).
 
-        async def next_chunk() -> bytes | None:
-            return await anext(chunks, None)
+        The body is received on the event loop while the upload thread encrypts and sends what
+        came before, so receiving and sending overlap instead of taking turns. They meet at a
+        queue of blocks holding at most half a part, which keeps memory bounded whichever
+        side is faster. A failure on the receiving side (the size limit, the content check, a
+        dropped connection) reaches the upload thread, which abandons the multipart upload.
+        """
+        loop = asyncio.get_running_loop()
+        blocks: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(
+            maxsize=max(1, self.PART_SIZE // _HANDOFF_BYTES // 2)
+        )
+
+        async def receive() -> None:
+            block = bytearray()
+            try:
+                async for piece in chunks:
+                    block += piece
+                    if len(block) >= _HANDOFF_BYTES:
+                        await blocks.put(bytes(block))
+                        block.clear()
+                if block:
+                    await blocks.put(bytes(block))
+                await blocks.put(None)
+            except Exception as exc:  # raised again in the upload thread, and from there here
+                await blocks.put(exc)
 
         def pull() -> Iterator[bytes]:
-            # Runs in the upload thread: each chunk is awaited on the event loop as minio reads.
-            while (
-                piece := asyncio.run_coroutine_threadsafe(next_chunk(), loop).result()
-            ) is not None:
-                yield piece
+            # Runs in the upload thread: one hand-off per block, not per request chunk.
+            while True:
+                item = asyncio.run_coroutine_threadsafe(blocks.get(), loop).result()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
 
-        return await self.put_encrypted(bucket=bucket, key=key, chunks=pull(), data_key=data_key)
+        receiver = asyncio.create_task(receive())
+        try:
+            stored = await self.put_encrypted(
+                bucket=bucket, key=key, chunks=pull(), data_key=data_key
+            )
+        except BaseException:
+            if not receiver.done():
+                # The upload failed or was cancelled: stop receiving, and wake an upload thread
+                # still waiting for a block so that it abandons the upload instead of waiting.
+                receiver.cancel()
+                while not blocks.empty():
+                    blocks.get_nowait()
+                blocks.put_nowait(UploadAbandoned(f"{bucket}/{key}: the upload was abandoned"))
+            raise
+        await receiver  # it has handed over the end of the body
+        return stored
 
     async def remove(self, *, bucket: str, key: str, version_id: str | None = None) -> None:
         """Delete an object that was stored but never recorded (the write that would have

@@ -13,7 +13,7 @@ import pytest
 from minio import Minio
 
 from corroborate.crypto import CHUNK_SIZE, DecryptionError, KeyRing
-from corroborate.storage import IntegrityError, ObjectStore
+from corroborate.storage import IntegrityError, ObjectStore, UploadAbandoned
 
 pytestmark = pytest.mark.integration
 
@@ -211,3 +211,78 @@ async def test_large_object_is_uploaded_in_parts_and_reads_back(
         bucket=bucket, key=key, data_key=data_key, expected_sha256=stored.sha256
     )
     assert read == plaintext
+
+
+class BodyFailed(Exception):
+    """The request body broke off (a size limit, a content check, a dropped connection)."""
+
+
+async def _absent(s3: Minio, bucket: str, key: str) -> bool:
+    names = await asyncio.to_thread(
+        lambda: [o.object_name for o in s3.list_objects(bucket_name=bucket, prefix=key)]
+    )
+    return key not in names
+
+
+async def test_a_stream_that_fails_after_some_parts_raises_its_own_error_and_stores_nothing(
+    store: ObjectStore, s3: Minio, bucket: str, keyring: KeyRing
+) -> None:
+    store.PART_SIZE = 5 * MIB  # parts are sent while the rest is still being received
+    key = new_key()
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(12):
+            await asyncio.sleep(0)
+            yield os.urandom(MIB)
+        raise BodyFailed("file: larger than the limit")
+
+    with pytest.raises(BodyFailed, match="larger than the limit"):
+        await store.put_encrypted_from(
+            bucket=bucket, key=key, chunks=body(), data_key=keyring.new_data_key()
+        )
+    assert await _absent(s3, bucket, key)
+
+
+async def test_a_cancelled_upload_stops_its_upload_thread_and_stores_nothing(
+    store: ObjectStore, s3: Minio, bucket: str, keyring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.PART_SIZE = 5 * MIB
+    key = new_key()
+    stalled = asyncio.Event()
+    thread_ended: list[BaseException | None] = []
+    put_object = store._client.put_object  # seen from outside: the upload thread's end
+
+    def watched_put(**arguments: object) -> object:
+        try:
+            written = put_object(**arguments)  # type: ignore[arg-type]
+        except BaseException as exc:
+            thread_ended.append(exc)
+            raise
+        thread_ended.append(None)
+        return written
+
+    monkeypatch.setattr(store._client, "put_object", watched_put)
+
+    async def body() -> AsyncIterator[bytes]:  # a client that sends 7 MiB, then nothing
+        for _ in range(7):
+            yield os.urandom(MIB)
+        stalled.set()
+        await asyncio.Event().wait()
+        yield b""  # never reached
+
+    upload = asyncio.create_task(
+        store.put_encrypted_from(
+            bucket=bucket, key=key, chunks=body(), data_key=keyring.new_data_key()
+        )
+    )
+    await asyncio.wait_for(stalled.wait(), 30)
+    upload.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await upload
+    for _ in range(300):
+        if thread_ended:
+            break
+        await asyncio.sleep(0.1)
+    assert thread_ended, "the upload thread is still waiting for the body"
+    assert isinstance(thread_ended[0], UploadAbandoned)  # it gave up rather than waiting
+    assert await _absent(s3, bucket, key)

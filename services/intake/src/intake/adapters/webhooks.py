@@ -253,6 +253,15 @@ class WebhookDeliveries:
             return False
         return result.upserted_id is not None
 
+    async def any_due(self, *, due_by: datetime) -> bool:
+        """Whether a delivery is due: a plain read, so that a pass with nothing to deliver
+        (the usual case) takes no lease, each a find-and-modify, which on SecantusDB scans."""
+        found = await self._collection.find_one(
+            {"state": DeliveryState.PENDING.value, "next_attempt_at": {"$lte": due_by}},
+            {"_id": 1},
+        )
+        return found is not None
+
     async def claim_due(self, *, due_by: datetime, lease_until: datetime) -> ClaimedDelivery | None:
         """Take the oldest due delivery, hiding it from other replicas until ``lease_until``."""
         lease_id = str(uuid.uuid4())
@@ -539,6 +548,8 @@ class WebhookDispatcher:
         """POST every delivery due when the pass began, at most once each; return how many."""
         due_by = utc_now()
         made = 0
+        if not await self._deliveries.any_due(due_by=due_by):
+            return made
 
         async def worker() -> None:
             nonlocal made

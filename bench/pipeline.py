@@ -1,0 +1,426 @@
+"""The pipeline: referrals driven from a partner's draft to the report issued, over HTTP.
+
+Scripted actors (partner, coordinator, clinicians, senior clinician, legal reviewer) walk each
+referral through the steps of ``corroborate.cli.demo.walk_skeleton``, a bounded number of
+referrals in flight at once. Every referral's timeline is marked at the boundaries of its hops,
+and a spy queue bound to the namespace's exchange records when each case event reached the
+broker, so each hop can be split into the HTTP call, the outbox relay and the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bench.actors import (
+    CLINICIANS,
+    SENIOR,
+    Clock,
+    EventSpy,
+    StepFailed,
+    Tokens,
+    Watch,
+)
+from corroborate.cli.demo import (
+    ACCEPT,
+    minimal_pdf,
+    sample_findings,
+    sample_photograph,
+    sample_referral,
+)
+from corroborate.settings import Settings
+
+STALL_SECONDS = 90.0
+
+# The points each referral's timeline is marked at, in the order they are reached.
+MARKS = (
+    "start",  # the partner opens a draft
+    "drafted",  # draft completed and a document uploaded
+    "submit",  # the partner submits (request sent)
+    "submitted",  # ... and intake answered
+    "triage_visible",  # the coordinator sees it in the triage queue
+    "assigned",  # accepted with the eligibility checklist, a clinician suggested and assigned
+    "assessed",  # appointment, consents, photograph, findings, peer review approved
+    "legal_visible",  # legal sees it in the legal review queue
+    "sign_off",  # legal signs off (request sent)
+    "issued",  # ... and reporting answered: the report is rendered, stored, locked, issued
+    "partner_issued",  # the partner sees 'issued' at intake
+)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A stretch of the pipeline between two marks, and the case events it writes per referral
+    (each saved in an aggregate's outbox, then published). A hop that writes no event is bound
+    by its database writes instead."""
+
+    key: str
+    title: str
+    start: str
+    end: str
+    event_types: tuple[str, ...] = ()
+    writes: int = 0
+
+    @property
+    def events(self) -> int:
+        return len(self.event_types)
+
+
+HOPS = (
+    Hop("draft", "draft+upload (intake)", "start", "drafted", writes=3),
+    Hop(
+        "submit_to_triage",
+        "submit -> in triage (intake->review)",
+        "submit",
+        "triage_visible",
+        ("referral.submitted", "referral.acknowledged"),
+    ),
+    Hop(
+        "triage_to_assigned",
+        "accept+assign (review)",
+        "triage_visible",
+        "assigned",
+        ("referral.accepted", "case.assigned"),
+    ),
+    Hop(
+        "assessment_to_legal",
+        "assessment -> legal queue (review->reporting)",
+        "assigned",
+        "legal_visible",
+        ("appointment.booked", "review.completed"),
+    ),
+    Hop(
+        "signoff_to_partner",
+        "sign-off -> partner sees issued (reporting->intake)",
+        "sign_off",
+        "partner_issued",
+        ("report.issued",),
+    ),
+)
+
+
+@dataclass
+class Referral:
+    index: int
+    marks: dict[str, float] = field(default_factory=dict)
+    case_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class PipelineRun:
+    referrals: list[Referral]
+    events: list[tuple[str, str, float]]  # (type, case id, seconds since the run began)
+    polls: Counter[str]
+    seconds: float
+
+
+def _expect(response: httpx.Response, status: int, step: str) -> Any:
+    if response.status_code != status:
+        raise StepFailed(f"{step}: HTTP {response.status_code}: {response.text[:300]}")
+    return response.json() if response.content else None
+
+
+class Driver:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, tokens: Tokens) -> None:
+        self._settings = settings
+        self._http = http
+        self._tokens = tokens
+        self.clock = Clock()
+        self.watches = {
+            "triage queue": Watch(
+                http,
+                f"{settings.review_url}/triage",
+                tokens.coordinator,
+                self.clock,
+                what="the triage queue",
+            ),
+            "legal queue": Watch(
+                http,
+                f"{settings.reporting_url}/legal-reviews",
+                tokens.legal,
+                self.clock,
+                what="the legal review queue",
+            ),
+            # The partner follows the status as a list (no identity read, so nothing audited):
+            # issued referrals created since the oldest one waiting.
+            "partner's issued list": Watch(
+                http,
+                f"{settings.intake_url}/referrals",
+                tokens.partner,
+                self.clock,
+                what="the partner's issued referrals",
+                params=lambda since: {"status": "issued", "created_from": min(since), "limit": 200},
+                items=lambda body: list(body["items"]),
+            ),
+        }
+        self._document = minimal_pdf("Home Office decision (benchmark)")
+        self._photograph = sample_photograph()
+
+    async def keep_roster(self) -> None:
+        """The coordinator's roster, kept once: four clinicians and a senior clinician."""
+        review, coordinator = self._settings.review_url, self._tokens.coordinator
+        for clinician in CLINICIANS:
+            _expect(
+                await self._http.put(
+                    f"{review}/roster/{clinician}",
+                    json={
+                        "name": f"Dr {clinician.title()}",
+                        "disciplines": ["physical", "psychological"],
+                        "languages": ["en", "ti"],
+                        "capacity": 100,
+                    },
+                    headers=coordinator,
+                ),
+                200,
+                "coordinator keeps the roster",
+            )
+        _expect(
+            await self._http.put(
+                f"{review}/roster/{SENIOR}",
+                json={
+                    "name": "Dr Bench Senior",
+                    "disciplines": ["physical", "psychological"],
+                    "capacity": 5,
+                    "senior": True,
+                },
+                headers=coordinator,
+            ),
+            200,
+            "coordinator adds the senior clinician",
+        )
+
+    async def walk(self, referral: Referral) -> None:
+        """One referral, from the partner's draft to the partner seeing the report issued."""
+        http, tokens, mark = self._http, self._tokens, referral.marks
+        intake, review, reporting = (
+            self._settings.intake_url,
+            self._settings.review_url,
+            self._settings.reporting_url,
+        )
+        key = f"bench-{referral.index}-{uuid.uuid4()}"
+        form = sample_referral(f"Bench Survivor {referral.index}")
+        form["immigration"]["home_office_reference"] = f"HO-BENCH-{referral.index:06d}"
+        later = {"consent": form.pop("consent"), "questions": form.pop("questions")}
+
+        mark["start"] = self.clock.now()
+        created = _expect(
+            await http.post(
+                f"{intake}/referrals",
+                json=form,
+                headers={**tokens.partner, "Idempotency-Key": f"{key}-create"},
+            ),
+            201,
+            "partner starts a draft",
+        )
+        case_id = referral.case_id = created["case_id"]
+        _expect(
+            await http.patch(f"{intake}/referrals/{case_id}", json=later, headers=tokens.partner),
+            200,
+            "partner completes the draft",
+        )
+        _expect(
+            await http.post(
+                f"{intake}/referrals/{case_id}/documents",
+                params={"kind": "home_office_decision"},
+                content=self._document,
+                headers={**tokens.partner, "Idempotency-Key": f"{key}-upload"},
+            ),
+            201,
+            "partner uploads a document",
+        )
+        mark["drafted"] = mark["submit"] = self.clock.now()
+        _expect(
+            await http.post(
+                f"{intake}/referrals/{case_id}/submit",
+                headers={**tokens.partner, "Idempotency-Key": f"{key}-submit"},
+            ),
+            200,
+            "partner submits",
+        )
+        mark["submitted"] = self.clock.now()
+        mark["triage_visible"] = await self.watches["triage queue"].seen(case_id)
+
+        coordinator = tokens.coordinator
+        _expect(
+            await http.post(f"{review}/cases/{case_id}/decision", json=ACCEPT, headers=coordinator),
+            200,
+            "coordinator accepts",
+        )
+        suggested = _expect(
+            await http.get(f"{review}/cases/{case_id}/suggestions", headers=coordinator),
+            200,
+            "coordinator asks who fits",
+        )
+        # next() with a default: a StopIteration raised inside a coroutine becomes a RuntimeError.
+        clinician = next(
+            (s["clinician_id"] for s in suggested if s["clinician_id"] in CLINICIANS), None
+        )
+        if clinician is None:
+            raise StepFailed(f"coordinator asks who fits: no bench clinician in {suggested}")
+        _expect(
+            await http.post(
+                f"{review}/cases/{case_id}/assignment",
+                json={"clinician_id": clinician},
+                headers=coordinator,
+            ),
+            200,
+            "coordinator assigns",
+        )
+        mark["assigned"] = self.clock.now()
+
+        await self._assess(case_id, clinician)
+        mark["assessed"] = self.clock.now()
+
+        mark["legal_visible"] = await self.watches["legal queue"].seen(case_id)
+        mark["sign_off"] = self.clock.now()
+        _expect(
+            await http.post(
+                f"{reporting}/legal-reviews/{case_id}/sign-off",
+                json={"statement": "Reviewed for legal sufficiency and approved for issue."},
+                headers=tokens.legal,
+            ),
+            200,
+            "legal signs off",
+        )
+        mark["issued"] = self.clock.now()
+
+        mark["partner_issued"] = await self.watches["partner's issued list"].seen(
+            case_id, since=created["created_at"]
+        )
+
+    async def _assess(self, case_id: str, clinician: str) -> None:
+        http, review = self._http, self._settings.review_url
+        coordinator, doctor = self._tokens.coordinator, self._tokens.clinicians[clinician]
+        booked = _expect(
+            await http.post(
+                f"{review}/cases/{case_id}/appointments",
+                json={
+                    "on": datetime.now(UTC).date().isoformat(),
+                    "remote": False,
+                    "interpreter_language": "ti",
+                },
+                headers=coordinator,
+            ),
+            201,
+            "coordinator books an appointment",
+        )
+        appointment = booked["appointments"][-1]["appointment_id"]
+        _expect(
+            await http.put(
+                f"{review}/cases/{case_id}/appointments/{appointment}/consent",
+                json={"examination": True, "photography": True},
+                headers=doctor,
+            ),
+            200,
+            "clinician records consent",
+        )
+        photo = _expect(
+            await http.post(
+                f"{review}/cases/{case_id}/photographs",
+                params={"appointment_id": appointment},
+                content=self._photograph,
+                headers=doctor,
+            ),
+            201,
+            "clinician attaches a photograph",
+        )
+        findings = sample_findings()
+        findings["photographs"] = [
+            {
+                "photograph_id": photo["photograph_id"],
+                "sha256": photo["sha256"],
+                "lesion": 1,
+                "caption": "Upper back, with scale",
+            }
+        ]
+        _expect(
+            await http.put(f"{review}/cases/{case_id}/findings", json=findings, headers=doctor),
+            200,
+            "clinician records findings",
+        )
+        _expect(
+            await http.post(f"{review}/cases/{case_id}/findings/submit", headers=doctor),
+            200,
+            "clinician submits for peer review",
+        )
+        _expect(
+            await http.post(
+                f"{review}/cases/{case_id}/peer-review",
+                json={"verdict": "approve", "comments": "Sound and complete."},
+                headers=self._tokens.senior,
+            ),
+            200,
+            "senior clinician approves",
+        )
+
+
+async def run_pipeline(
+    settings: Settings,
+    *,
+    referrals: int,
+    in_flight: int,
+    budget_seconds: float,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> PipelineRun:
+    """Drive ``referrals`` referrals through, ``in_flight`` at a time. No referral is started
+    once ``budget_seconds`` have passed, nor while none has finished (done or failed) for
+    ``STALL_SECONDS`` (a server stopped answering); those in flight finish or time out, so a
+    run ends in bounded time however slow the services are. Failures are recorded on the
+    referral; once a quarter have failed, no more are started."""
+    limits = httpx.Limits(max_connections=4 * in_flight, max_keepalive_connections=4 * in_flight)
+    async with httpx.AsyncClient(timeout=120.0, limits=limits) as http:
+        tokens = Tokens(settings, organisation="bench-solicitors")
+        driver = Driver(settings, http, tokens)
+        await driver.keep_roster()
+        spy = EventSpy(settings, driver.clock)
+        await spy.start()
+        todo = [Referral(index) for index in range(referrals)]
+        pending = iter(todo)
+        failures = 0
+        done = 0
+
+        last_finished = 0.0
+
+        async def worker() -> None:
+            nonlocal failures, done, last_finished
+            for referral in pending:
+                now = driver.clock.now()
+                if now > budget_seconds:
+                    referral.error = "not started: the time budget was spent"
+                    continue
+                if now - last_finished > STALL_SECONDS:
+                    referral.error = f"not started: nothing finished for {STALL_SECONDS:.0f} s"
+                    continue
+                if failures > max(5, referrals // 4):
+                    referral.error = "not started: a quarter of the referrals had failed"
+                    continue
+                try:
+                    await driver.walk(referral)
+                except Exception as exc:  # recorded on the referral; the worker goes on
+                    referral.error = f"{type(exc).__name__}: {exc}"[:300]
+                    failures += 1
+                last_finished = driver.clock.now()
+                done += 1
+                if done % max(1, referrals // 10) == 0:
+                    progress(f"pipeline: {done}/{referrals} referrals ({failures} failed)")
+
+        started = time.perf_counter()
+        try:
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+            seconds = time.perf_counter() - started
+            await asyncio.sleep(1.0)  # let the spy see the last events
+        finally:
+            await spy.stop()
+            for watch in driver.watches.values():
+                await watch.close()
+        polls = Counter({name: watch.polls for name, watch in driver.watches.items()})
+        return PipelineRun(todo, sorted(spy.events, key=lambda e: e[2]), polls, seconds)
