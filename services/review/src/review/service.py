@@ -345,6 +345,7 @@ class Review:
     ) -> ReviewCase:
         case = (await self.get(caller=caller, case_id=case_id)).case
         now = utc_now()
+        booked = len(case.appointments)
         appointment = case.book_appointment(
             on=on,
             remote=remote,
@@ -352,6 +353,8 @@ class Review:
             by=caller.subject,
             at=now,
         )
+        if len(case.appointments) == booked:
+            return case  # already booked: a retried request books nothing more
         event = self._event(
             AppointmentBooked(
                 appointment_id=appointment.appointment_id,
@@ -453,7 +456,10 @@ class Review:
         survivor's details itself, so a draft that names them is refused."""
         stored = await self.get(caller=caller, case_id=case_id)
         self._refuse_identity(stored, findings)
+        saved = len(stored.case.versions)
         stored.case.record_findings(findings, by=caller.subject, at=utc_now())
+        if len(stored.case.versions) == saved:
+            return stored.case  # the same draft again (a retried request): no new version
         await self._cases.save(stored.case, events=[])
         await self._audit.record(
             "findings.saved",

@@ -173,6 +173,38 @@ def test_each_save_is_a_version_that_says_what_changed() -> None:
     assert case.versions[1].changed == ["lesions.2", "conclusions"]
 
 
+def test_the_same_draft_saved_again_makes_no_new_version() -> None:
+    case = _assigned()
+    first = case.record_findings(_findings(), by="dr-1", at=T0)
+    again = case.record_findings(_findings(), by="dr-1", at=T0 + timedelta(minutes=1))
+    assert again is first
+    assert [v.number for v in case.versions] == [1]
+    case.record_findings(_findings(conclusions="Changed."), by="dr-1", at=T0)
+    assert [v.number for v in case.versions] == [1, 2]
+
+
+def test_the_same_appointment_booked_again_is_not_booked_twice() -> None:
+    case = _assigned()
+    first = case.book_appointment(
+        on=T0.date(), remote=False, interpreter_language="ti", by="coordinator-1", at=T0
+    )
+    again = case.book_appointment(
+        on=T0.date(), remote=False, interpreter_language="ti", by="coordinator-1", at=T0
+    )
+    other_day = case.book_appointment(
+        on=T0.date() + timedelta(days=7),
+        remote=False,
+        interpreter_language="ti",
+        by="coordinator-1",
+        at=T0,
+    )
+    assert again is first
+    assert [a.appointment_id for a in case.appointments] == [
+        first.appointment_id,
+        other_day.appointment_id,
+    ]
+
+
 def test_an_answer_to_a_question_not_asked_is_refused() -> None:
     case = _assigned()
     wrong = _findings(answers=[{"question": 2, "answer": "An answer to nothing."}])

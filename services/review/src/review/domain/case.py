@@ -398,6 +398,16 @@ class ReviewCase:
             raise InvalidTransition(self.status, "given an appointment (assign a clinician first)")
         if on < at.date():
             raise AssessmentRuleBroken("on: the appointment date is in the past")
+        same = next(
+            (
+                a
+                for a in self.appointments
+                if (a.on, a.remote, a.interpreter_language) == (on, remote, interpreter_language)
+            ),
+            None,
+        )
+        if same is not None:  # a repeated request (a retry), not a second appointment that day
+            return same
         appointment = Appointment(
             appointment_id=uuid.uuid4(),
             on=on,
@@ -447,7 +457,8 @@ class ReviewCase:
         self.photographs.append(photograph)
 
     def record_findings(self, findings: ClinicalFindings, *, by: str, at: datetime) -> DraftVersion:
-        """Save the draft as a new version; earlier versions stay, with what changed."""
+        """Save the draft as a new version; earlier versions stay, with what changed. The same
+        draft saved again (a retried request) makes no new version."""
         self._ensure_drafting(by, "given findings")
         known = {p.photograph_id: p for p in self.photographs}
         for i, photo in enumerate(findings.photographs):
@@ -464,6 +475,8 @@ class ReviewCase:
                     f"answers.{i}.question: the letter of instruction has "
                     f"{self.question_count} question(s)"
                 )
+        if self.versions and self.findings == findings:
+            return self.versions[-1]
         version = DraftVersion(
             number=len(self.versions) + 1,
             findings=findings,
