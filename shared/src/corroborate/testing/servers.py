@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,16 +49,18 @@ def epmd_answers() -> bool:
     return port_open(4369)
 
 
-class ServerProcess:
-    """One program in its own process group, its output appended to a log file."""
+class ServerProcess(ABC):
+    """One program in its own process group, its output appended to a log file. Each kind
+    says how it is started and how to tell that it answers."""
 
     def __init__(self, name: str, *, log: Path) -> None:
         self.name = name
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
 
+    @abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The program and its arguments."""
 
     def _environment(self) -> Mapping[str, str]:
         return os.environ
@@ -109,8 +112,9 @@ class ServerProcess:
         self._process.wait()
         self._process = None
 
+    @abstractmethod
     async def answers(self) -> bool:
-        raise NotImplementedError
+        """Whether the server answers a request now."""
 
     async def wait_ready(self, *, within: float) -> float:
         """Wait until the server answers; return how long that took."""
