@@ -82,3 +82,32 @@ async def test_referral_submitted_during_a_broker_outage_reaches_triage_after_it
             assert (await review.get("/readyz")).status_code == 200
     finally:
         await proxy.stop()
+
+
+async def test_a_broker_that_stops_answering_does_not_keep_a_service_from_stopping(
+    settings: Settings, bearer: BearerHeaders, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = urllib.parse.urlparse(settings.amqp_url.get_secret_value())
+    proxy = TcpProxy(target_host=url.hostname or "127.0.0.1", target_port=url.port or 5672)
+    await proxy.start()
+    netloc = f"{url.username}:{url.password}@127.0.0.1:{proxy.port}"
+    through_proxy = settings.model_copy(
+        update={
+            "amqp_url": SecretStr(url._replace(netloc=netloc).geturl()),
+            "stop_timeout_seconds": 1.0,
+        }
+    )
+    try:
+        intake = create_intake(service_settings(through_proxy, "intake"))
+        async with running(intake, stop_within=30.0) as client:
+            assert (await client.get("/readyz")).status_code == 200
+            proxy.freeze()  # the broker's answers to the consumers' cancellation never come
+            stopping = asyncio.get_running_loop().time()
+        stopped_after = asyncio.get_running_loop().time() - stopping
+    finally:
+        await proxy.stop()
+
+    assert stopped_after < 10.0
+    logged = capsys.readouterr().out
+    assert "the connection is dropped" in logged
+    assert "service stopped" in logged

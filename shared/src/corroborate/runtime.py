@@ -7,11 +7,13 @@ connects at import time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aio_pika.abc import AbstractRobustConnection
 from fastapi import APIRouter, FastAPI
 from faststream import FastStream
 from faststream.rabbit import RabbitBroker
@@ -170,7 +172,21 @@ class ServiceRuntime:
     async def stop(self) -> None:
         await self.relay.stop()
         # In-flight handlers finish (or their messages return to the queue) before this returns.
-        await self.broker.stop()
+        # Stopping waits for the broker to confirm each consumer's cancellation; a broker that
+        # does not answer must not keep the service from stopping. Dropping the connection
+        # instead returns every unacknowledged message to its queue, and consumers drop
+        # redelivered events they have already handled.
+        connection = self.broker._connection
+        try:
+            await asyncio.wait_for(self.broker.stop(), timeout=self.settings.stop_timeout_seconds)
+        except TimeoutError:
+            log.warning(
+                "the broker did not confirm the consumers' cancellation in time; "
+                "the connection is dropped",
+                outcome="degraded",
+                within_seconds=self.settings.stop_timeout_seconds,
+            )
+            await _drop(connection)
         await self.mongo.close()
         log.info("service stopped", outcome="ok")
 
@@ -186,6 +202,16 @@ class ServiceRuntime:
             await self.store.ping(self.buckets[0] if self.buckets else "corroborate-ping")
 
         return [("broker", broker), ("database", database), ("storage", storage)]
+
+
+async def _drop(connection: AbstractRobustConnection | None) -> None:
+    """Close a broker connection without waiting on the broker for more than a few seconds."""
+    if connection is None or connection.is_closed:
+        return
+    try:
+        await asyncio.wait_for(connection.close(), timeout=5.0)
+    except Exception as error:  # stopping goes on regardless
+        log.warning("broker connection not closed cleanly", error=type(error).__name__)
 
 
 def service_app(

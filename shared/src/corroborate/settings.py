@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     prefetch: int = Field(default=16, gt=0, le=1000)
     delivery_limit: int = Field(default=10, gt=0, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    stop_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="How long a stopping service waits for the broker to confirm that its "
+        "consumers are cancelled before it drops the connection.",
+    )
     log_level: str = "INFO"
 
     intake_url: str = "http://127.0.0.1:8001"

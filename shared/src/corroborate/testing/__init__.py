@@ -188,6 +188,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._open = True
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.port = 0
 
     async def start(self) -> None:
@@ -208,6 +210,7 @@ class TcpProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with suppress(Exception):
                 while data := await src.read(65536):
+                    await self._flowing.wait()
                     dst.write(data)
                     await dst.drain()
             dst.close()
@@ -218,12 +221,18 @@ class TcpProxy:
     def cut(self) -> None:
         """Drop every connection and refuse new ones until ``resume``."""
         self._open = False
+        self._flowing.set()  # frozen pipes wake up and find their connection gone
         for writer in list(self._writers):
             writer.transport.abort()
         self._writers.clear()
 
+    def freeze(self) -> None:
+        """Keep every connection open but pass nothing on, as a peer that stops answering."""
+        self._flowing.clear()
+
     def resume(self) -> None:
         self._open = True
+        self._flowing.set()
 
     async def stop(self) -> None:
         self.cut()
