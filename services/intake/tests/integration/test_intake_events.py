@@ -340,6 +340,7 @@ async def test_a_registered_webhook_hears_of_each_change_signed_and_without_iden
     submitted: Callable[[], Awaitable[str]],
     survivor_identity: dict[str, str],
     wait_until: WaitUntil,
+    referrals: Any,
 ) -> None:
     receiver = Receiver()
     await receiver.start()
@@ -363,6 +364,16 @@ async def test_a_registered_webhook_hears_of_each_change_signed_and_without_iden
             return len(receiver.requests) >= 2
 
         await wait_until(two, what="two webhook posts")
+
+        async def both_recorded() -> bool:
+            history = await intake.get("/webhook/deliveries", headers=partner)
+            return [d["state"] for d in history.json()["deliveries"]] == ["delivered"] * 2
+
+        # The receiver answers before the dispatcher records the outcome.
+        await wait_until(both_recorded, what="both deliveries recorded as delivered")
+        stored = await referrals.find_one({"_id": case_id})
+        assert stored["pending_notifications"] == []
+        assert stored["notifications_pending"] is False  # the dispatcher's index finds none
     finally:
         await receiver.stop()
 
@@ -377,5 +388,3 @@ async def test_a_registered_webhook_hears_of_each_change_signed_and_without_iden
         )
         for value in survivor_identity.values():
             assert value.encode() not in request.body
-    history = await intake.get("/webhook/deliveries", headers=partner)
-    assert {d["state"] for d in history.json()["deliveries"]} == {"delivered"}
