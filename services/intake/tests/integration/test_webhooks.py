@@ -121,6 +121,7 @@ class Harness:
                 "created_by": "solicitor-1",
                 "sealed_details": "c2VhbGVk",
                 "pending_notifications": changes,
+                "notifications_pending": True,
             }
         )
         return reference, [c["change_id"] for c in changes]
@@ -359,22 +360,24 @@ async def test_a_crash_between_recording_and_removing_a_notification_never_dupli
     assert await dispatcher.move_pending() == 1
     # The crash: the notification was recorded, but is still on the referral.
     await harness.referrals.update_one(
-        {"_id": pending["_id"]}, {"$push": {"pending_notifications": entry}}
+        {"_id": pending["_id"]},
+        {"$push": {"pending_notifications": entry}, "$set": {"notifications_pending": True}},
     )
     assert await dispatcher.run_once() == 1
 
     # And once more after it was delivered: the record is not reset, nothing is resent.
     await harness.referrals.update_one(
-        {"_id": pending["_id"]}, {"$push": {"pending_notifications": entry}}
+        {"_id": pending["_id"]},
+        {"$push": {"pending_notifications": entry}, "$set": {"notifications_pending": True}},
     )
     assert await dispatcher.run_once() == 0
 
     assert len(receiver.requests) == 1
     assert await harness.deliveries.count_documents({}) == 1
     assert (await harness.delivery(change_id))["state"] == "delivered"
-    assert (await harness.referrals.find_one({"_id": pending["_id"]}))[
-        "pending_notifications"
-    ] == []
+    settled = await harness.referrals.find_one({"_id": pending["_id"]})
+    assert settled["pending_notifications"] == []
+    assert settled["notifications_pending"] is False
 
 
 async def test_two_replicas_post_each_status_change_once(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from corroborate.crypto import WrappedKey
 from corroborate.events.envelope import EventEnvelope
@@ -165,9 +166,17 @@ class ReferralRepository:
         await self._collection.create_index([("organisation", 1), ("created_at", -1), ("_id", -1)])
         await self._collection.create_index([("organisation", 1), ("home_office_index", 1)])
         await self._collection.create_index("reference", unique=True)
-        await self._collection.create_index(
-            "pending_notifications.change_id",
-            partialFilterExpression={"pending_notifications.change_id": {"$exists": True}},
+        # The webhook dispatcher looks for referrals with notifications waiting by this flag:
+        # a query on the array itself would read every referral on SecantusDB.
+        await self._collection.create_index("notifications_pending")
+        with contextlib.suppress(OperationFailure):  # the index an earlier version made
+            await self._collection.drop_index("pending_notifications.change_id_1")
+        await self._collection.update_many(  # notifications queued by an earlier version
+            {
+                "pending_notifications.change_id": {"$exists": True},
+                "notifications_pending": {"$ne": True},
+            },
+            {"$set": {"notifications_pending": True}},
         )
 
     async def add(
@@ -267,7 +276,9 @@ class ReferralRepository:
         await self._aggregates.save(
             aggregate_id=str(referral.case_id),
             expected_version=referral.version,
-            changes=_state(referral) | {"wrapped_key": None, "home_office_index": None},
+            changes=_state(referral)
+            | {"wrapped_key": None, "home_office_index": None}
+            | ({"notifications_pending": True} if referral.new_changes else {}),
             events=events,
             appends={
                 "pending_notifications": [
@@ -299,6 +310,8 @@ class ReferralRepository:
             for c in referral.new_changes
             if c.status is not ReferralStatus.DRAFT
         ]
+        if notifications:
+            changes["notifications_pending"] = True
         await self._aggregates.save(
             aggregate_id=str(referral.case_id),
             expected_version=referral.version,

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -49,6 +49,7 @@ from intake.domain.webhooks import (
 ENDPOINTS = "webhook_endpoints"
 DELIVERIES = "webhook_deliveries"
 USER_AGENT = "Corroborate-Webhooks/1"
+CLAIM_CANDIDATES = 16  # due deliveries read at a time when claiming one
 
 log = get_logger(__name__)
 
@@ -263,25 +264,40 @@ class WebhookDeliveries:
         return found is not None
 
     async def claim_due(self, *, due_by: datetime, lease_until: datetime) -> ClaimedDelivery | None:
-        """Take the oldest due delivery, hiding it from other replicas until ``lease_until``."""
-        lease_id = str(uuid.uuid4())
-        raw = await self._collection.find_one_and_update(
-            {"state": DeliveryState.PENDING.value, "next_attempt_at": {"$lte": due_by}},
-            {"$set": {"next_attempt_at": lease_until, "lease_id": lease_id}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
-        if raw is None:
-            return None
-        return ClaimedDelivery(
-            delivery_id=raw["_id"],
-            organisation=raw["organisation"],
-            case_reference=raw["case_reference"],
-            status=raw["status"],
-            occurred_at=raw["occurred_at"],
-            attempts_made=len(raw.get("attempts", [])),
-            lease_id=lease_id,
-        )
+        """Take the oldest due delivery, hiding it from other replicas until ``lease_until``.
+
+        Read the oldest due deliveries, then claim one with a write conditional on it being
+        unchanged since it was read; another replica that claimed it first makes that write
+        match nothing, and the next is tried. (A find-and-modify would claim in one call, but on
+        SecantusDB it scans the whole collection, which grows with every status change.)"""
+        due = {"state": DeliveryState.PENDING.value, "next_attempt_at": {"$lte": due_by}}
+        while True:
+            candidates = await self._collection.find(
+                due, sort=[("next_attempt_at", ASCENDING)], limit=CLAIM_CANDIDATES
+            ).to_list()
+            if not candidates:
+                return None
+            for raw in candidates:
+                lease_id = str(uuid.uuid4())
+                taken = await self._collection.update_one(
+                    {
+                        "_id": raw["_id"],
+                        "state": DeliveryState.PENDING.value,
+                        "next_attempt_at": raw["next_attempt_at"],
+                    },
+                    {"$set": {"next_attempt_at": lease_until, "lease_id": lease_id}},
+                )
+                if taken.matched_count == 1:
+                    return ClaimedDelivery(
+                        delivery_id=raw["_id"],
+                        organisation=raw["organisation"],
+                        case_reference=raw["case_reference"],
+                        status=raw["status"],
+                        occurred_at=raw["occurred_at"],
+                        attempts_made=len(raw.get("attempts", [])),
+                        lease_id=lease_id,
+                    )
+            # Every candidate was claimed by someone else meanwhile: read again.
 
     async def complete(
         self,
@@ -349,7 +365,7 @@ class PendingNotifications:
     async def waiting(self) -> AsyncIterator[StatusChangeNotice]:
         """Every pending notice, oldest first within each referral; unreadable ones are logged."""
         found = self._referrals.find(
-            {"pending_notifications.change_id": {"$exists": True}},
+            {"notifications_pending": True},
             {"organisation": 1, "reference": 1, "pending_notifications": 1},
         )
         async for raw in found:
@@ -380,6 +396,14 @@ class PendingNotifications:
         await self._referrals.update_one(
             {"_id": notice.case_id},
             {"$pull": {"pending_notifications": {"change_id": notice.change_id}}},
+        )
+
+    async def settle(self, case_id: str) -> None:
+        """Clear a referral's flag once nothing waits on it; a notification queued meanwhile
+        keeps the array non-empty, so the flag stays."""
+        await self._referrals.update_one(
+            {"_id": case_id, "pending_notifications": {"$size": 0}},
+            {"$set": {"notifications_pending": False}},
         )
 
 
@@ -524,6 +548,7 @@ class WebhookDispatcher:
     async def move_pending(self) -> int:
         """Copy pending notifications into the delivery log, then remove them from referrals."""
         moved = 0
+        settled: set[str] = set()
         has_endpoint: dict[str, bool] = {}
         async for notice in self._pending.waiting():
             if notice.organisation not in has_endpoint:
@@ -542,6 +567,9 @@ class WebhookDispatcher:
                     outcome="pending" if has_endpoint[notice.organisation] else "no_endpoint",
                 )
             await self._pending.acknowledge(notice)
+            settled.add(notice.case_id)
+        for case_id in settled:
+            await self._pending.settle(case_id)
         return moved
 
     async def attempt_due(self) -> int:
