@@ -397,6 +397,14 @@ class Run:
                 await asyncio.gather(*(one(w) for w in self.walked))
                 assert not failures, "\n".join(failures[:20])
                 await chaos
+        except TimeoutError:
+            stuck = Counter(w.steps[-1] if w.steps else "not started" for w in self.walked)
+            del stuck["partner told: issued"]
+            pytest.fail(
+                f"seed {self.seed}: {progress.done} of {len(self.walked)} referrals done within "
+                f"{WORKLOAD_SECONDS:.0f}s; the others by the last step they finished: "
+                f"{dict(stuck)}; {self.figures.retries} retries so far"
+            )
         finally:
             chaos.cancel()
         self.walk_seconds = time.monotonic() - self.started
