@@ -16,6 +16,8 @@ from reporting.adapters.operations import WITHDRAWN, DeadlineLog, WithdrawnCases
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
 from reporting.adapters.statistics import (
     OPERATIONS,
+    PATTERN_SEQUENCE,
+    PATTERN_TABLES,
     PATTERNS,
     OperationsProjection,
     PatternProjection,
@@ -60,7 +62,11 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
         ),
     )
     statistics = Statistics(
-        patterns=PatternProjection(runtime.collection(PATTERNS)),
+        patterns=PatternProjection(
+            runtime.collection(PATTERNS),
+            runtime.collection(PATTERN_TABLES),
+            runtime.collection(PATTERN_SEQUENCE),
+        ),
         operations=OperationsProjection(runtime.collection(OPERATIONS)),
         keyring=runtime.keyring,
         threshold=settings.statistics_threshold,

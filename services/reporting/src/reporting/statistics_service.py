@@ -27,7 +27,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from reporting.adapters.statistics import OperationsProjection, PatternProjection
-from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, tabulate
+from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, protect
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class Statistics:
 
     async def prepare(self) -> None:
         await self._operations.ensure_indexes()
+        await self._patterns.ensure_indexes()
 
     def _key(self, case_id: uuid.UUID) -> str:
         return self._keyring.blind_index(str(case_id), purpose="statistics")
@@ -143,13 +144,8 @@ class Statistics:
             actor=actor_of(caller),
             details={"by": list(by), "filters": {d: sorted(v) for d, v in filters.items()}},
         )
-        return tabulate(
-            await self._patterns.all(),
-            by=by,
-            filters=filters,
-            threshold=self.threshold,
-            base=self.base,
-        )
+        counts = await self._patterns.counts(by=by, filters=filters)
+        return protect(counts, threshold=self.threshold, base=self.base)
 
     async def operations(self, *, caller: Principal) -> Operations:
         await self._audit.record("operations.read", actor=actor_of(caller))

@@ -123,6 +123,7 @@ async def test_patterns_count_consenting_cases_only_with_small_counts_hidden(
         "age_band",
         "origin",
         "month",
+        "seq",  # the order it was filed in, for kept tables
     }
 
 

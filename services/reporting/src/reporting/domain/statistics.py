@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DIMENSIONS = ("country", "year", "method", "perpetrator", "gender", "age_band", "origin")
 UNKNOWN = "unknown"
@@ -81,6 +81,64 @@ def matches(facts: CaseFacts, filters: Mapping[str, set[str]]) -> bool:
     return all(set(facts.values(d)) & allowed for d, allowed in filters.items())
 
 
+def check_query(by: Sequence[str], filters: Mapping[str, set[str]] | None = None) -> None:
+    """Refuse a table asked for by an unknown dimension, or by one dimension twice."""
+    unknown = [d for d in (*by, *(filters or {})) if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"by: unknown dimension {unknown[0]}; use one of {', '.join(DIMENSIONS)}")
+    if len(set(by)) != len(by):
+        raise ValueError("by: a dimension is given twice")
+
+
+@dataclass
+class Counts:
+    """The raw counts of one table (cells, margins, total) before they are protected; what a
+    grouping kept up to date holds. Counting is additive: cases can be added in any order, in
+    any number of goes."""
+
+    by: tuple[str, ...]
+    cells: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    margins: dict[str, Counter[str]] = field(default_factory=dict)
+    total: int = 0
+
+    def __post_init__(self) -> None:
+        for d in self.by:
+            self.margins.setdefault(d, Counter())
+
+    def add(self, case: CaseFacts) -> None:
+        """Count one case once in each combination of its values."""
+        for key in itertools.product(*(case.values(d) for d in self.by)):
+            self.cells[key] += 1
+        for d in self.by:
+            for value in case.values(d):
+                self.margins[d][value] += 1
+        self.total += 1
+
+    def copy(self) -> Counts:
+        return Counts(
+            by=self.by,
+            cells=Counter(self.cells),
+            margins={d: Counter(c) for d, c in self.margins.items()},
+            total=self.total,
+        )
+
+
+def count(
+    cases: Iterable[CaseFacts],
+    *,
+    by: Sequence[str],
+    filters: Mapping[str, set[str]] | None = None,
+    into: Counts | None = None,
+) -> Counts:
+    """Add the cases that pass ``filters`` to ``into`` (a new table by ``by`` if not given)."""
+    check_query(by, filters)
+    counts = into if into is not None else Counts(by=tuple(by))
+    for case in cases:
+        if matches(case, filters or {}):
+            counts.add(case)
+    return counts
+
+
 def tabulate(
     cases: Iterable[CaseFacts],
     *,
@@ -91,36 +149,28 @@ def tabulate(
 ) -> Table:
     """Count cases by ``by`` (a case counts once in each combination of its values), then
     suppress and round as the module describes."""
-    unknown = [d for d in (*by, *(filters or {})) if d not in DIMENSIONS]
-    if unknown:
-        raise ValueError(f"by: unknown dimension {unknown[0]}; use one of {', '.join(DIMENSIONS)}")
-    if len(set(by)) != len(by):
-        raise ValueError("by: a dimension is given twice")
-    chosen = [c for c in cases if matches(c, filters or {})]
-    counts: Counter[tuple[str, ...]] = Counter()
-    margins: dict[str, Counter[str]] = {d: Counter() for d in by}
-    for case in chosen:
-        for key in itertools.product(*(case.values(d) for d in by)):
-            counts[key] += 1
-        for d in by:
-            for value in case.values(d):
-                margins[d][value] += 1
-    hidden = {key for key, n in counts.items() if n < threshold}
-    hidden |= _complementary(counts, hidden, len(by))
+    return protect(count(cases, by=by, filters=filters), threshold=threshold, base=base)
+
+
+def protect(counts: Counts, *, threshold: int = 5, base: int = 5) -> Table:
+    """Suppress and round raw counts as the module describes: nothing leaves unprotected."""
+    by = counts.by
+    hidden = {key for key, n in counts.cells.items() if n < threshold}
+    hidden |= _complementary(counts.cells, hidden, len(by))
     margin_cells = {}
     for d in by:
-        keyed: dict[tuple[str, ...], int] = {(value,): n for value, n in margins[d].items()}
+        keyed: dict[tuple[str, ...], int] = {(value,): n for value, n in counts.margins[d].items()}
         small = {key for key, n in keyed.items() if n < threshold}
         small |= _complementary(keyed, small, 1)
         margin_cells[d] = [
             Cell(key, None if key in small else _round(n, base)) for key, n in sorted(keyed.items())
         ]
-    total = len(chosen)
+    total = counts.total
     return Table(
         by=tuple(by),
         cells=[
             Cell(key, None if key in hidden else _round(n, base))
-            for key, n in sorted(counts.items())
+            for key, n in sorted(counts.cells.items())
         ],
         margins=margin_cells,
         total=Cell((), None if total < threshold else _round(total, base)),
