@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterable
 
 import pytest
 
-from reporting.domain.statistics import CaseFacts, Cell, Table, tabulate
+from reporting.domain.statistics import CaseFacts, Cell, Table, count, protect, tabulate
 
 THRESHOLD = 5
 BASE = 5
@@ -147,3 +148,34 @@ def test_unknown_dimensions_are_refused_by_name() -> None:
         tabulate(_cases(), by=["religion"])
     with pytest.raises(ValueError, match="given twice"):
         tabulate(_cases(), by=["country", "country"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_large_sparse_tables_keep_the_rule_on_every_line(seed: int) -> None:
+    """Hiding spreads through lines in three dimensions; wherever it stops, no line of any
+    dimension is left with a single hidden cell."""
+    rng = random.Random(seed)  # noqa: S311 - sample data, not a secret
+    countries = [f"C{i}" for i in range(12)]
+    years = [str(2000 + i) for i in range(10)]
+    methods = [f"m{i}" for i in range(15)]
+    cases = [
+        _case(
+            rng.choice(countries),
+            year=rng.choice(years),
+            methods=tuple(set(rng.choices(methods, k=rng.randint(1, 3)))),
+        )
+        for _ in range(3000)
+    ]
+    by = ["country", "year", "method"]
+    raw = count(cases, by=by)
+    table = protect(raw, threshold=THRESHOLD, base=BASE)
+    hidden = {c.key for c in table.cells if c.suppressed}
+    assert {k for k, n in raw.cells.items() if n < THRESHOLD} <= hidden
+    assert len(hidden) < len(table.cells)  # a rule that hid everything would pass trivially
+    for dimension in range(len(by)):
+        lines: dict[tuple[str, ...], list[Cell]] = {}
+        for cell in table.cells:
+            lines.setdefault(cell.key[:dimension] + cell.key[dimension + 1 :], []).append(cell)
+        for members in lines.values():
+            if len(members) > 1:
+                assert sum(c.suppressed for c in members) != 1, members
