@@ -19,7 +19,7 @@ asked for, and is protected before anything leaves:
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -188,22 +188,39 @@ def _complementary(
     counts: Mapping[tuple[str, ...], int], hidden: set[tuple[str, ...]], dimensions: int
 ) -> set[tuple[str, ...]]:
     """Cells to hide besides the small ones: a line (cells that differ in one dimension only)
-    never has a single hidden cell; the smallest shown cell of that line joins it, and the
-    check repeats until no line changes."""
-    hidden = set(hidden)
+    never has a single hidden cell; the smallest shown cell of that line joins it, and every
+    line that this touches is checked again, until no line has a single hidden cell.
+
+    Lines are built once, their cells smallest first, and a line is looked at again only when
+    one of its cells is hidden, so the work grows with the number of cells rather than with
+    how far the hiding spreads."""
+    concealed = set(hidden)
     extra: set[tuple[str, ...]] = set()
-    changed = True
-    while changed:
-        changed = False
+    members: dict[tuple[int, tuple[str, ...]], list[tuple[str, ...]]] = {}
+    hidden_in: dict[tuple[int, tuple[str, ...]], int] = {}
+    for key in sorted(counts, key=lambda k: (counts[k], k)):
         for d in range(dimensions):
-            lines: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-            for key in counts:
-                lines.setdefault(key[:d] + key[d + 1 :], []).append(key)
-            for members in lines.values():
-                concealed = [k for k in members if k in hidden]
-                shown = sorted((k for k in members if k not in hidden), key=lambda k: counts[k])
-                if len(concealed) == 1 and shown:
-                    hidden.add(shown[0])
-                    extra.add(shown[0])
-                    changed = True
+            line = (d, key[:d] + key[d + 1 :])
+            members.setdefault(line, []).append(key)
+            hidden_in[line] = hidden_in.get(line, 0) + (key in concealed)
+    looked = dict.fromkeys(members, 0)  # how far each line's cells are known to be hidden
+    todo = deque(line for line, n in hidden_in.items() if n == 1)
+    while todo:
+        line = todo.popleft()
+        if hidden_in[line] != 1:
+            continue
+        cells, at = members[line], looked[line]
+        while at < len(cells) and cells[at] in concealed:
+            at += 1
+        looked[line] = at
+        if at == len(cells):
+            continue  # a line of one cell: it is its own total
+        key = cells[at]
+        concealed.add(key)
+        extra.add(key)
+        for d in range(dimensions):
+            touched = (d, key[:d] + key[d + 1 :])
+            hidden_in[touched] += 1
+            if hidden_in[touched] == 1:
+                todo.append(touched)
     return extra
