@@ -13,7 +13,8 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -112,6 +113,8 @@ class Referral:
     index: int
     marks: dict[str, float] = field(default_factory=dict)
     case_id: str | None = None
+    created_at: str = ""
+    clinician: str = ""
     error: str | None = None
 
 
@@ -162,6 +165,7 @@ class Driver:
                 items=lambda body: list(body["items"]),
             ),
         }
+        self._run = uuid.uuid4().hex[:8]
         self._document = minimal_pdf("Home Office decision (benchmark)")
         self._photograph = sample_photograph()
 
@@ -200,13 +204,26 @@ class Driver:
 
     async def walk(self, referral: Referral) -> None:
         """One referral, from the partner's draft to the partner seeing the report issued."""
+        for hop in HOPS:
+            await self.stage(hop.key, referral)
+
+    async def stage(self, key: str, referral: Referral) -> None:
+        """One hop of one referral (``key``: a ``Hop.key``), marking its timeline."""
+        steps = {
+            "draft": self._draft,
+            "submit_to_triage": self._submit_to_triage,
+            "triage_to_assigned": self._triage_to_assigned,
+            "assessment_to_legal": self._assessment_to_legal,
+            "signoff_to_partner": self._signoff_to_partner,
+        }
+        await steps[key](referral)
+
+    def _idempotency(self, referral: Referral, step: str) -> dict[str, str]:
+        return {"Idempotency-Key": f"bench-{self._run}-{referral.index}-{step}"}
+
+    async def _draft(self, referral: Referral) -> None:
         http, tokens, mark = self._http, self._tokens, referral.marks
-        intake, review, reporting = (
-            self._settings.intake_url,
-            self._settings.review_url,
-            self._settings.reporting_url,
-        )
-        key = f"bench-{referral.index}-{uuid.uuid4()}"
+        intake = self._settings.intake_url
         form = sample_referral(f"Bench Survivor {referral.index}")
         form["immigration"]["home_office_reference"] = f"HO-BENCH-{referral.index:06d}"
         later = {"consent": form.pop("consent"), "questions": form.pop("questions")}
@@ -216,12 +233,13 @@ class Driver:
             await http.post(
                 f"{intake}/referrals",
                 json=form,
-                headers={**tokens.partner, "Idempotency-Key": f"{key}-create"},
+                headers={**tokens.partner, **self._idempotency(referral, "create")},
             ),
             201,
             "partner starts a draft",
         )
         case_id = referral.case_id = created["case_id"]
+        referral.created_at = created["created_at"]
         _expect(
             await http.patch(f"{intake}/referrals/{case_id}", json=later, headers=tokens.partner),
             200,
@@ -232,24 +250,34 @@ class Driver:
                 f"{intake}/referrals/{case_id}/documents",
                 params={"kind": "home_office_decision"},
                 content=self._document,
-                headers={**tokens.partner, "Idempotency-Key": f"{key}-upload"},
+                headers={**tokens.partner, **self._idempotency(referral, "upload")},
             ),
             201,
             "partner uploads a document",
         )
-        mark["drafted"] = mark["submit"] = self.clock.now()
+        mark["drafted"] = self.clock.now()
+
+    async def _submit_to_triage(self, referral: Referral) -> None:
+        mark = referral.marks
+        mark["submit"] = self.clock.now()
         _expect(
-            await http.post(
-                f"{intake}/referrals/{case_id}/submit",
-                headers={**tokens.partner, "Idempotency-Key": f"{key}-submit"},
+            await self._http.post(
+                f"{self._settings.intake_url}/referrals/{referral.case_id}/submit",
+                headers={**self._tokens.partner, **self._idempotency(referral, "submit")},
             ),
             200,
             "partner submits",
         )
         mark["submitted"] = self.clock.now()
-        mark["triage_visible"] = await self.watches["triage queue"].seen(case_id)
+        mark["triage_visible"] = await self.watches["triage queue"].seen(str(referral.case_id))
 
-        coordinator = tokens.coordinator
+    async def _triage_to_assigned(self, referral: Referral) -> None:
+        http, review, coordinator = (
+            self._http,
+            self._settings.review_url,
+            self._tokens.coordinator,
+        )
+        case_id = referral.case_id
         _expect(
             await http.post(f"{review}/cases/{case_id}/decision", json=ACCEPT, headers=coordinator),
             200,
@@ -275,26 +303,30 @@ class Driver:
             200,
             "coordinator assigns",
         )
-        mark["assigned"] = self.clock.now()
+        referral.clinician = clinician
+        referral.marks["assigned"] = self.clock.now()
 
-        await self._assess(case_id, clinician)
+    async def _assessment_to_legal(self, referral: Referral) -> None:
+        case_id, mark = str(referral.case_id), referral.marks
+        await self._assess(case_id, referral.clinician)
         mark["assessed"] = self.clock.now()
-
         mark["legal_visible"] = await self.watches["legal queue"].seen(case_id)
+
+    async def _signoff_to_partner(self, referral: Referral) -> None:
+        case_id, mark = str(referral.case_id), referral.marks
         mark["sign_off"] = self.clock.now()
         _expect(
-            await http.post(
-                f"{reporting}/legal-reviews/{case_id}/sign-off",
+            await self._http.post(
+                f"{self._settings.reporting_url}/legal-reviews/{case_id}/sign-off",
                 json={"statement": "Reviewed for legal sufficiency and approved for issue."},
-                headers=tokens.legal,
+                headers=self._tokens.legal,
             ),
             200,
             "legal signs off",
         )
         mark["issued"] = self.clock.now()
-
         mark["partner_issued"] = await self.watches["partner's issued list"].seen(
-            case_id, since=created["created_at"]
+            case_id, since=referral.created_at
         )
 
     async def _assess(self, case_id: str, clinician: str) -> None:
@@ -363,6 +395,79 @@ class Driver:
         )
 
 
+class _Guard:
+    """When to stop starting referrals: after the budget, when nothing has finished for
+    ``STALL_SECONDS`` (a server stopped answering), or once a quarter have failed."""
+
+    def __init__(self, clock: Clock, *, budget_seconds: float, referrals: int) -> None:
+        self.clock, self._budget, self._referrals = clock, budget_seconds, referrals
+        self.failures = 0
+        self.last_finished = clock.now()
+
+    def refusal(self) -> str | None:
+        now = self.clock.now()
+        if now > self._budget:
+            return "not started: the time budget was spent"
+        if now - self.last_finished > STALL_SECONDS:
+            return f"not started: nothing finished for {STALL_SECONDS:.0f} s"
+        if self.failures > max(5, self._referrals // 4):
+            return "not started: a quarter of the referrals had failed"
+        return None
+
+
+async def _drive(
+    referrals: list[Referral],
+    step: Callable[[Referral], Awaitable[None]],
+    *,
+    in_flight: int,
+    guard: _Guard,
+    progress: Callable[[str], None],
+    label: str,
+) -> None:
+    """Take each referral through ``step``, ``in_flight`` at a time; a failure is recorded on
+    its referral and the worker goes on."""
+    pending = iter(referrals)
+    done = 0
+    clock = guard.clock
+
+    async def worker() -> None:
+        nonlocal done
+        for referral in pending:
+            refusal = guard.refusal()
+            if refusal is not None:
+                referral.error = refusal
+                continue
+            try:
+                await step(referral)
+            except Exception as exc:  # recorded on the referral; the worker goes on
+                referral.error = f"{type(exc).__name__}: {exc}"[:300]
+                guard.failures += 1
+            guard.last_finished = clock.now()
+            done += 1
+            if done % max(1, len(referrals) // 10) == 0:
+                progress(f"{label}: {done}/{len(referrals)} referrals ({guard.failures} failed)")
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+
+@asynccontextmanager
+async def _actors(settings: Settings, in_flight: int) -> AsyncIterator[tuple[Driver, EventSpy]]:
+    """The actors (roster kept) and the spy, for one run; the watchers stopped after it."""
+    limits = httpx.Limits(max_connections=4 * in_flight, max_keepalive_connections=4 * in_flight)
+    async with httpx.AsyncClient(timeout=120.0, limits=limits) as http:
+        tokens = Tokens(settings, organisation="bench-solicitors")
+        driver = Driver(settings, http, tokens)
+        await driver.keep_roster()
+        spy = EventSpy(settings, driver.clock)
+        await spy.start()
+        try:
+            yield driver, spy
+        finally:
+            await spy.stop()
+            for watch in driver.watches.values():
+                await watch.close()
+
+
 async def run_pipeline(
     settings: Settings,
     *,
@@ -371,56 +476,109 @@ async def run_pipeline(
     budget_seconds: float,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> PipelineRun:
-    """Drive ``referrals`` referrals through, ``in_flight`` at a time. No referral is started
-    once ``budget_seconds`` have passed, nor while none has finished (done or failed) for
-    ``STALL_SECONDS`` (a server stopped answering); those in flight finish or time out, so a
-    run ends in bounded time however slow the services are. Failures are recorded on the
-    referral; once a quarter have failed, no more are started."""
-    limits = httpx.Limits(max_connections=4 * in_flight, max_keepalive_connections=4 * in_flight)
-    async with httpx.AsyncClient(timeout=120.0, limits=limits) as http:
-        tokens = Tokens(settings, organisation="bench-solicitors")
-        driver = Driver(settings, http, tokens)
-        await driver.keep_roster()
-        spy = EventSpy(settings, driver.clock)
-        await spy.start()
+    """Drive ``referrals`` referrals through, ``in_flight`` at a time, each from its draft to
+    the partner seeing it issued. No referral is started once the guard refuses (see
+    ``_Guard``); those in flight finish or time out, so a run ends in bounded time however
+    slow the services are."""
+    async with _actors(settings, in_flight) as (driver, spy):
         todo = [Referral(index) for index in range(referrals)]
-        pending = iter(todo)
-        failures = 0
-        done = 0
-
-        last_finished = 0.0
-
-        async def worker() -> None:
-            nonlocal failures, done, last_finished
-            for referral in pending:
-                now = driver.clock.now()
-                if now > budget_seconds:
-                    referral.error = "not started: the time budget was spent"
-                    continue
-                if now - last_finished > STALL_SECONDS:
-                    referral.error = f"not started: nothing finished for {STALL_SECONDS:.0f} s"
-                    continue
-                if failures > max(5, referrals // 4):
-                    referral.error = "not started: a quarter of the referrals had failed"
-                    continue
-                try:
-                    await driver.walk(referral)
-                except Exception as exc:  # recorded on the referral; the worker goes on
-                    referral.error = f"{type(exc).__name__}: {exc}"[:300]
-                    failures += 1
-                last_finished = driver.clock.now()
-                done += 1
-                if done % max(1, referrals // 10) == 0:
-                    progress(f"pipeline: {done}/{referrals} referrals ({failures} failed)")
-
+        guard = _Guard(driver.clock, budget_seconds=budget_seconds, referrals=referrals)
         started = time.perf_counter()
-        try:
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
-            seconds = time.perf_counter() - started
-            await asyncio.sleep(1.0)  # let the spy see the last events
-        finally:
-            await spy.stop()
-            for watch in driver.watches.values():
-                await watch.close()
+        await _drive(
+            todo, driver.walk, in_flight=in_flight, guard=guard, progress=progress, label="pipeline"
+        )
+        seconds = time.perf_counter() - started
+        await asyncio.sleep(1.0)  # let the spy see the last events
         polls = Counter({name: watch.polls for name, watch in driver.watches.items()})
         return PipelineRun(todo, sorted(spy.events, key=lambda e: e[2]), polls, seconds)
+
+
+@dataclass
+class Stage:
+    """One hop run on its own: every referral through it before the next hop starts."""
+
+    key: str
+    attempted: int
+    times: list[tuple[float, float]]  # (entered, left) of each referral that completed it
+    counters_before: dict[str, Any]
+    counters_after: dict[str, Any]
+    events: Counter[str]  # case events published while it ran and settled
+
+
+@dataclass
+class StagedRun:
+    referrals: list[Referral]
+    stages: list[Stage]
+    seconds: float
+
+
+async def run_staged(
+    settings: Settings,
+    *,
+    referrals: int,
+    in_flight: int,
+    budget_seconds: float,
+    counters: Callable[[], Awaitable[dict[str, Any]]],
+    progress: Callable[[str], None] = lambda _line: None,
+) -> StagedRun:
+    """Each hop's own capacity: all referrals through the first hop, ``in_flight`` at a time,
+    then all through the second, and so on, so no hop shares the servers with another. Around
+    each hop the database's counters are read (``counters``), once its work has settled
+    (nothing left to consume or relay), so each hop's writes are its own."""
+    async with _actors(settings, in_flight) as (driver, spy):
+        todo = [Referral(index) for index in range(referrals)]
+        guard = _Guard(driver.clock, budget_seconds=budget_seconds, referrals=referrals)
+        started = time.perf_counter()
+        stages = []
+        for hop in HOPS:
+            alive = [r for r in todo if r.error is None]
+            times: dict[int, tuple[float, float]] = {}
+
+            async def step(
+                referral: Referral, key: str = hop.key, times: dict[int, Any] = times
+            ) -> None:
+                entered = driver.clock.now()
+                await driver.stage(key, referral)
+                times[referral.index] = (entered, driver.clock.now())
+
+            before = await _settled(counters)
+            seen = len(spy.events)
+            guard.last_finished = driver.clock.now()
+            await _drive(
+                alive,
+                step,
+                in_flight=in_flight,
+                guard=guard,
+                progress=progress,
+                label=f"hop {hop.key}",
+            )
+            after = await _settled(counters)
+            stages.append(
+                Stage(
+                    key=hop.key,
+                    attempted=len(alive),
+                    times=[times[r.index] for r in alive if r.error is None],
+                    counters_before=before,
+                    counters_after=after,
+                    events=Counter(kind for kind, _case, _at in spy.events[seen:]),
+                )
+            )
+        return StagedRun(todo, stages, time.perf_counter() - started)
+
+
+async def _settled(counters: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    """The database's counters once they stop moving for a second (at most 20 s), so the
+    writes a hop causes after its last answer (consumers, relays) are counted with it."""
+    latest = await counters()
+    for _ in range(20):
+        await asyncio.sleep(1.0)
+        now = await counters()
+        if _writes(now) == _writes(latest):
+            return now
+        latest = now
+    return latest
+
+
+def _writes(snapshot: dict[str, Any]) -> tuple[int, int]:
+    ops = snapshot.get("opcounters", {})
+    return int(ops.get("insert", 0)), int(ops.get("update", 0))

@@ -3,7 +3,7 @@
 Each figure is set against a raw limit measured in the same run on the same servers.
 
     .venv/bin/python -m bench [--quick] [--referrals N] [--in-flight K]
-                              [--sections raw,pipeline,upload,statistics] [--profile SERVICE]
+                              [--sections raw,pipeline,hops,upload,statistics] [--profile SERVICE]
 
 Starts the infrastructure and the three services in a state folder, on ports and in a fresh
 namespace of its own, prints one table, writes the figures to ``bench/results/``, and stops
@@ -45,7 +45,7 @@ from bench.table import Row, render
 from corroborate.settings import Settings
 
 MIB = raw.MIB
-SECTIONS = ("raw", "pipeline", "upload", "statistics")
+SECTIONS = ("raw", "pipeline", "hops", "upload", "statistics")
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Plan:
     modified: int  # database: find-and-modify and conditional updates
     s3_objects: dict[int, int]  # size in bytes: how many puts and gets
     pipeline_budget_seconds: float  # no referral is started after this
+    hop_referrals: int  # through each hop on its own
     upload_mib: int
     statistics_sizes: tuple[int, int]
     statistics_repeats: int
@@ -75,6 +76,7 @@ QUICK = Plan(
     modified=150,
     s3_objects={2 * MIB: 4, 32 * MIB: 2},
     pipeline_budget_seconds=45,
+    hop_referrals=16,
     upload_mib=256,
     statistics_sizes=(2_000, 20_000),
     statistics_repeats=3,
@@ -89,6 +91,7 @@ FULL = Plan(
     modified=300,
     s3_objects={8 * MIB: 8, 256 * MIB: 2},
     pipeline_budget_seconds=480,
+    hop_referrals=160,
     upload_mib=1024,
     statistics_sizes=(10_000, 100_000),
     statistics_repeats=3,
@@ -148,6 +151,11 @@ class Run:
                 self.rows.append(Row("pipeline", "not run: no raw limits", "", passed=False))
         after = self._service_rss()
         self.results["memory"]["after_pipeline_mib"] = after
+        if "hops" in self.sections:
+            if raw_done:
+                await self._guarded("hops", lambda: self._hops(limits))
+            else:
+                self.rows.append(Row("hops", "not run: no raw limits", "", passed=False))
         if "upload" in self.sections:
             await self._guarded("upload", self._upload)
         if "statistics" in self.sections:
@@ -166,7 +174,11 @@ class Run:
         )
         say("raw limits: S3")
         s3 = await asyncio.to_thread(raw.s3_limits, self.settings, sizes=plan.s3_objects)
-        limits.update(publish=rabbit["publish"], insert=database["insert"])
+        limits.update(
+            publish=rabbit["publish"],
+            insert=database["insert"],
+            update=database["conditional_update"],
+        )
         documents = plan.documents + plan.documents // 4
         self.results["raw"] = {
             "rabbitmq": {k: v.as_json() for k, v in rabbit.items()},
@@ -201,6 +213,21 @@ class Run:
         finally:  # the pipeline's figures stand even if the database stopped answering
             self.rows += figures.pipeline_rows(summary, limits)
 
+    async def _hops(self, limits: dict[str, raw.Rate]) -> None:
+        plan = self.plan
+        say(f"hops: {plan.hop_referrals} referrals through each hop on its own")
+        staged = await pipeline.run_staged(
+            self.settings,
+            referrals=plan.hop_referrals,
+            in_flight=plan.in_flight,
+            budget_seconds=plan.pipeline_budget_seconds,
+            counters=lambda: dbstats.snapshot(self.settings),
+            progress=say,
+        )
+        summary = figures.summarise_staged(staged, limits)
+        self.results["hops"] = summary
+        self.rows += figures.staged_rows(summary)
+
     async def _upload(self) -> None:
         say(f"upload: {self.plan.upload_mib} MiB through a fresh intake, then raw")
         uploaded = await upload.measure(
@@ -230,6 +257,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smaller run (under two minutes)")
     parser.add_argument("--referrals", type=int, help="referrals through the pipeline")
     parser.add_argument("--in-flight", type=int, help="referrals in flight at once")
+    parser.add_argument("--hop-referrals", type=int, help="referrals through each hop on its own")
     parser.add_argument("--budget", type=float, help="seconds after which no referral starts")
     parser.add_argument(
         "--sections",
@@ -255,6 +283,8 @@ def _plan(args: argparse.Namespace) -> Plan:
         plan = replace(plan, referrals=args.referrals)
     if args.in_flight:
         plan = replace(plan, in_flight=args.in_flight)
+    if args.hop_referrals:
+        plan = replace(plan, hop_referrals=args.hop_referrals)
     if args.budget:
         plan = replace(plan, pipeline_budget_seconds=args.budget)
     return plan
