@@ -444,7 +444,7 @@ async def _drive(
                 guard.failures += 1
             guard.last_finished = clock.now()
             done += 1
-            if done % max(1, len(referrals) // 10) == 0:
+            if done % max(4, len(referrals) // 10) == 0:
                 progress(f"{label}: {done}/{len(referrals)} referrals ({guard.failures} failed)")
 
     await asyncio.gather(*(worker() for _ in range(in_flight)))
@@ -530,6 +530,7 @@ async def run_staged(
         guard = _Guard(driver.clock, budget_seconds=budget_seconds, referrals=referrals)
         started = time.perf_counter()
         stages = []
+        before = await _settled(counters)
         for hop in HOPS:
             alive = [r for r in todo if r.error is None]
             times: dict[int, tuple[float, float]] = {}
@@ -541,7 +542,6 @@ async def run_staged(
                 await driver.stage(key, referral)
                 times[referral.index] = (entered, driver.clock.now())
 
-            before = await _settled(counters)
             seen = len(spy.events)
             guard.last_finished = driver.clock.now()
             await _drive(
@@ -563,6 +563,7 @@ async def run_staged(
                     events=Counter(kind for kind, _case, _at in spy.events[seen:]),
                 )
             )
+            before = after
         return StagedRun(todo, stages, time.perf_counter() - started)
 
 

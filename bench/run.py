@@ -69,7 +69,7 @@ class Plan:
 
 QUICK = Plan(
     quick=True,
-    referrals=32,
+    referrals=24,
     in_flight=16,
     messages=2000,
     documents=1000,
@@ -77,8 +77,8 @@ QUICK = Plan(
     s3_objects={2 * MIB: 4, 32 * MIB: 2},
     pipeline_budget_seconds=45,
     hop_referrals=16,
-    upload_mib=256,
-    statistics_sizes=(2_000, 20_000),
+    upload_mib=128,
+    statistics_sizes=(1_000, 10_000),
     statistics_repeats=3,
     settle_seconds=2.0,
 )
