@@ -76,6 +76,32 @@ class RefusesCase:
         await self._real.publish(event)
 
 
+class SavesDuringPublish:
+    """While the first event is being published, another request saves one more event to the
+    same aggregate."""
+
+    def __init__(
+        self,
+        real: RabbitEventPublisher,
+        collection: AsyncCollection[Document],
+        later: EventEnvelope,
+    ) -> None:
+        self._real, self._collection, self._later = real, collection, later
+        self.saved = False
+
+    async def publish(self, event: EventEnvelope) -> None:
+        await self._real.publish(event)
+        if not self.saved:
+            self.saved = True
+            await save_aggregate(
+                self._collection,
+                aggregate_id=event.case_id,
+                expected_version=1,
+                changes={},
+                events=[self._later],
+            )
+
+
 def ids_for(spy: Spy, case_id: uuid.UUID) -> list[str]:
     events = [json.loads(m.body) for m in spy]
     return [e["event_id"] for e in events if e["case_id"] == str(case_id)]
@@ -236,3 +262,34 @@ async def test_survivor_identity_is_sealed_in_the_outbox_and_on_the_bus(
     # ...yet a service holding the master key recovers it from the message.
     sealed = SealedDetails.model_validate(json.loads(body)["payload"]["protected"])
     assert open_details(sealed, case_id=case_id, keyring=keyring).full_name == CANARY
+
+
+async def test_an_event_saved_while_the_relay_publishes_waits_for_the_next_pass(
+    collection: AsyncCollection[Document],
+    publisher: RabbitEventPublisher,
+    spy: Spy,
+    case_event: EventFactory,
+    eventually: Eventually,
+) -> None:
+    case = uuid.uuid4()
+    first, later = case_event(case), case_event(case, clinician="dr-later")
+    await insert_aggregate(collection, document={"_id": case}, events=[first])
+    relay = OutboxRelay(
+        collections=[collection],
+        publisher=SavesDuringPublish(publisher, collection, later),
+        poll_seconds=60,
+    )
+
+    assert await relay.drain_once() == 1
+    stored = await collection.find_one({"_id": case})
+    assert stored is not None
+    assert [str(e["event_id"]) for e in stored["outbox"]] == [str(later.event_id)]
+    assert stored["outbox_pending"] is True  # the later event is not forgotten
+
+    assert await relay.drain_once() == 1
+    assert await eventually(lambda: len(ids_for(spy, case)) >= 2, seconds=5)
+    assert ids_for(spy, case) == [str(first.event_id), str(later.event_id)]
+    stored = await collection.find_one({"_id": case})
+    assert stored is not None
+    assert stored["outbox"] == []
+    assert stored["outbox_pending"] is False

@@ -80,10 +80,22 @@ class OutboxRelay:
         for entry in document.get("outbox", []):
             event = EventEnvelope.model_validate(entry)
             await self._publisher.publish(event)
-            await collection.update_one(
-                {"_id": document["_id"]},
-                {"$pull": {"outbox": {"event_id": entry["event_id"]}}},
+            # The usual case, the only event left: the outbox emptied and the flag cleared in one
+            # write. If another event was saved meanwhile, this matches nothing, and the event
+            # is pulled out alone; the flag stays set for the next pass.
+            emptied = await collection.update_one(
+                {
+                    "_id": document["_id"],
+                    "outbox": {"$size": 1},
+                    "outbox.event_id": entry["event_id"],
+                },
+                {"$set": {"outbox": [], "outbox_pending": False}},
             )
+            if emptied.matched_count == 0:
+                await collection.update_one(
+                    {"_id": document["_id"]},
+                    {"$pull": {"outbox": {"event_id": entry["event_id"]}}},
+                )
             published += 1
             log.info(
                 "event published",
@@ -93,6 +105,8 @@ class OutboxRelay:
                 correlation_id=str(event.correlation_id),
                 outcome="published",
             )
+            if emptied.matched_count == 1:
+                return published
         await collection.update_one(
             {"_id": document["_id"], "outbox": {"$size": 0}},
             {"$set": {"outbox_pending": False}},
