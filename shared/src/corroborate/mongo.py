@@ -94,6 +94,9 @@ async def save_aggregate(
     ``$push``, so an item removed meanwhile is never written back).
     """
     query: dict[str, Any] = {"_id": aggregate_id, "version": expected_version}
+    # Marks this write, so that a write applied by an attempt whose answer was lost is known
+    # as ours (a driver's retry after the server restarted finds the version already moved).
+    write_id = uuid.uuid4().hex
     push: dict[str, Any] = {
         field: {"$each": items} for field, items in (appends or {}).items() if items
     }
@@ -103,7 +106,7 @@ async def save_aggregate(
         query["processed_events"] = {"$ne": str(processed_event)}
         push["processed_events"] = str(processed_event)
     update: dict[str, Any] = {
-        "$set": {**changes, "version": expected_version + 1}
+        "$set": {**changes, "version": expected_version + 1, "last_write": write_id}
         | ({"outbox_pending": True} if events else {})
     }
     if push:
@@ -111,6 +114,10 @@ async def save_aggregate(
     result = await collection.update_one(query, update)
     if result.matched_count == 1:
         return
+    if await collection.count_documents(
+        {"_id": aggregate_id, "version": expected_version + 1, "last_write": write_id}, limit=1
+    ):
+        return  # applied by an earlier attempt of this same write
     if processed_event is not None and await collection.count_documents(
         {"_id": aggregate_id, "processed_events": str(processed_event)}, limit=1
     ):

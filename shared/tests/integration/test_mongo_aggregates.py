@@ -214,3 +214,43 @@ async def test_concurrent_saves_at_the_same_version_let_exactly_one_win(
     stored = await load(collection, case_id)
     assert stored["version"] == 2
     assert stored["owner"] == f"dr-{results.index(None)}"
+
+
+class AnswerLostOnce:
+    """A collection whose first update is applied but answered as if it had not been: the
+    server restarted before replying and the driver sent the write again, which the restarted
+    server no longer recognised as a retry."""
+
+    def __init__(self, real: AsyncCollection[Document]) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    async def update_one(self, query: Document, update: Document) -> object:
+        await self._real.update_one(query, update)
+        return await self._real.update_one(query, update)
+
+
+async def test_a_save_applied_by_an_attempt_whose_answer_was_lost_succeeds_once(
+    collection: AsyncCollection[Document], case_event: EventFactory
+) -> None:
+    case_id = uuid.uuid4()
+    event = case_event(case_id)
+    await insert_aggregate(collection, document={"_id": case_id, "state": "new"}, events=[])
+
+    await save_aggregate(
+        AnswerLostOnce(collection),  # type: ignore[arg-type]
+        aggregate_id=case_id,
+        expected_version=1,
+        changes={"state": "accepted"},
+        events=[event],
+    )
+
+    stored = await load(collection, case_id)
+    assert (stored["state"], stored["version"]) == ("accepted", 2)
+    assert outbox_ids(stored) == [str(event.event_id)]  # queued once
+    with pytest.raises(ConcurrencyConflict):  # another writer at the old version still loses
+        await save_aggregate(
+            collection, aggregate_id=case_id, expected_version=1, changes={}, events=[]
+        )
