@@ -21,8 +21,8 @@ from reporting.adapters.statistics import (
     PATTERN_TABLES,
     PATTERNS,
     PatternProjection,
+    facts_from_stored,
 )
-from reporting.domain.statistics import CaseFacts
 
 COUNTRIES = (
     "ER", "SD", "SY", "AF", "IR", "IQ", "LY", "ET", "SO", "CD",
@@ -65,19 +65,6 @@ def seed_documents(start: int, count: int, *, seed: int) -> list[dict[str, Any]]
     return documents
 
 
-def _facts(document: dict[str, Any]) -> CaseFacts:
-    return CaseFacts(
-        countries=tuple(document["countries"]),
-        year=document["year"],
-        methods=tuple(document["methods"]),
-        perpetrators=tuple(document["perpetrators"]),
-        gender=document["gender"],
-        age_band=document["age_band"],
-        origin=document["origin"],
-        month=document["month"],
-    )
-
-
 @asynccontextmanager
 async def projection(settings: Settings) -> AsyncIterator[tuple[PatternProjection, int]]:
     """Reporting's own projection, on its database, with the operator's credentials; and how
@@ -104,7 +91,7 @@ async def seed(settings: Settings, *, upto: int, batch: int = 2000) -> dict[str,
         while have + added < upto:
             count = min(batch, upto - have - added)
             documents = seed_documents(have + added, count, seed=7)
-            await cases.record_many([(d["_id"], _facts(d)) for d in documents])
+            await cases.record_many([(d["_id"], facts_from_stored(d)) for d in documents])
             added += count
         seconds = time.perf_counter() - started
     return {"documents": have + added, "added": added, "seconds": round(seconds, 2)}
@@ -115,7 +102,7 @@ async def file_one_by_one(settings: Settings, *, count: int) -> float:
     async with projection(settings) as (cases, have):
         started = time.perf_counter()
         for document in seed_documents(have, count, seed=11):
-            await cases.record(document["_id"], _facts(document))
+            await cases.record(document["_id"], facts_from_stored(document))
         return time.perf_counter() - started
 
 

@@ -108,7 +108,9 @@ class PatternProjection:
         )
 
     async def all(self) -> list[CaseFacts]:
-        return [_facts(raw) async for raw in self._collection.find({}, {"_id": 0, "seq": 0})]
+        return [
+            facts_from_stored(raw) async for raw in self._collection.find({}, {"_id": 0, "seq": 0})
+        ]
 
     async def counts(self, *, by: Sequence[str], filters: Mapping[str, set[str]]) -> Counts:
         """The raw counts of one table over every case filed, from its kept counts and the
@@ -126,7 +128,7 @@ class PatternProjection:
         for key in unnumbered.keys() & since.keys():
             del unnumbered[key]  # numbered between the two reads: counted once, numbered
         settled = [r for r in since.values() if r["seq"] <= latest]
-        count((_facts(r) for r in settled), by=by, filters=filters, into=counts)
+        count((facts_from_stored(r) for r in settled), by=by, filters=filters, into=counts)
         if not unnumbered and latest > through:
             await self._keep(table_id, by, filters, counts, was=kept, through=latest)
         elif unnumbered:
@@ -135,7 +137,7 @@ class PatternProjection:
             await self._number(list(unnumbered))
         answer = counts.copy()
         rest = [r for r in since.values() if r["seq"] > latest] + list(unnumbered.values())
-        return count((_facts(r) for r in rest), by=by, filters=filters, into=answer)
+        return count((facts_from_stored(r) for r in rest), by=by, filters=filters, into=answer)
 
     async def _keep(
         self,
@@ -203,7 +205,8 @@ def _stored(facts: CaseFacts) -> Document:
     }
 
 
-def _facts(raw: Mapping[str, Any]) -> CaseFacts:
+def facts_from_stored(raw: Mapping[str, Any]) -> CaseFacts:
+    """A case's facts from their stored form (as ``PatternProjection`` files them)."""
     return CaseFacts(
         countries=tuple(raw["countries"]),
         year=raw["year"],
