@@ -6,6 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
@@ -69,6 +70,16 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
         return principal
 
     return check
+
+
+Partner = Annotated[Principal, Depends(require_roles(Role.PARTNER))]
+Coordinator = Annotated[Principal, Depends(require_roles(Role.COORDINATOR))]
+Clinician = Annotated[Principal, Depends(require_roles(Role.CLINICIAN))]
+SeniorClinician = Annotated[Principal, Depends(require_roles(Role.SENIOR_CLINICIAN))]
+Legal = Annotated[Principal, Depends(require_roles(Role.LEGAL))]
+Analyst = Annotated[Principal, Depends(require_roles(Role.ANALYST))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+"""Callers of one role each, for route signatures; a route for several roles builds its own."""
 
 
 class RequestLogMiddleware:
@@ -135,6 +146,10 @@ def correlation_id(request: Request) -> uuid.UUID:
 CorrelationId = Annotated[uuid.UUID, Depends(correlation_id)]
 
 
+class Problem(BaseModel):
+    detail: str
+
+
 class FieldError(BaseModel):
     field: str
     rule: str
@@ -174,20 +189,38 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
     return JSONResponse(status_code=422, content=problem.model_dump())
 
 
-ErrorAnswers = Mapping[type[Exception], tuple[int, str | None]]
-"""Domain refusal -> (HTTP status, fixed detail or None to use the exception's message)."""
+@dataclass(frozen=True)
+class Refusal:
+    """How a domain refusal is answered: its HTTP status, and a fixed detail or, when None,
+    the exception's own message (which must then never hold case data)."""
+
+    status: int
+    detail: str | None = None
 
 
-@contextmanager
-def answering(errors: ErrorAnswers) -> Iterator[None]:
-    """Turn the domain's refusals into HTTP answers, the same way on every endpoint."""
-    try:
-        yield
-    except tuple(errors) as exc:
-        for error_type, (status_code, detail) in errors.items():
-            if isinstance(exc, error_type):
-                raise HTTPException(status_code, detail or str(exc)) from exc
-        raise  # pragma: no cover - the except clause only admits mapped types
+FieldRefusal = Callable[[Exception], InvalidFields]
+"""A refusal that names fields: the exception turned into a 422 with every field and rule."""
+
+ErrorAnswers = Mapping[type[Exception], Refusal | FieldRefusal]
+"""Each domain refusal a service's routes may meet, and how it is answered."""
+
+
+def answer_errors(app: FastAPI, answers: ErrorAnswers) -> None:
+    """Map a service's domain refusals to HTTP answers once, for every route."""
+    for error_type, answer in answers.items():
+        app.add_exception_handler(error_type, _answer_with(answer))
+
+
+def _answer_with(
+    answer: Refusal | FieldRefusal,
+) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(answer, Refusal):
+            problem = Problem(detail=answer.detail or str(exc))
+            return JSONResponse(status_code=answer.status, content=problem.model_dump())
+        return JSONResponse(status_code=422, content=answer(exc).problem.model_dump())
+
+    return handle
 
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -241,10 +274,6 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-class Problem(BaseModel):
-    detail: str
-
-
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "the body could not be read (say, not valid JSON)"},
     422: {
@@ -253,3 +282,35 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
 }
 """Answers any endpoint can give, documented on all of them (the 422 in its real shape)."""
+
+
+def binary_upload(*, refused: str) -> dict[str, Any]:
+    """Route arguments for an endpoint whose request body is one file, streamed: the body as
+    OpenAPI should show it, and the two refusals every upload can meet. ``refused`` says what
+    a 415 means here (say, "not a photograph")."""
+    return {
+        "openapi_extra": {
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+        "responses": {
+            413: {"description": "larger than the configured limit; nothing stored"},
+            415: {"description": f"{refused}, judged from its bytes; nothing stored"},
+        },
+    }
+
+
+@contextmanager
+def answering(errors: Mapping[type[Exception], tuple[int, str | None]]) -> Iterator[None]:
+    """Deprecated: per-route mapping, kept only until every service uses ``answer_errors``."""
+    try:
+        yield
+    except tuple(errors) as exc:
+        for error_type, (status_code, detail) in errors.items():
+            if isinstance(exc, error_type):
+                raise HTTPException(status_code, detail or str(exc)) from exc
+        raise

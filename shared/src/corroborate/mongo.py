@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from corroborate.events.contracts import SealedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.events.errors import UnreadableEvent
 from corroborate.settings import Settings
@@ -30,6 +31,31 @@ class ConflictingEvent(UnreadableEvent):
     """An event would open an aggregate that a different event already opened."""
 
     reason = "conflicts-with-existing-case"
+
+
+class CaseErasedError(Exception):
+    """The case was erased: its data key is gone here too, and its contents unreadable."""
+
+
+AggregateT = TypeVar("AggregateT")
+
+
+class StoredAggregate(Generic[AggregateT]):
+    """An aggregate as loaded, with its case's sealed details unless the case was erased."""
+
+    def __init__(
+        self, aggregate: AggregateT, *, case_id: uuid.UUID, protected: SealedDetails | None
+    ) -> None:
+        self.aggregate = aggregate
+        self._case_id = case_id
+        self._protected = protected
+
+    @property
+    def protected(self) -> SealedDetails:
+        """The sealed details; raises ``CaseErasedError`` once the case was erased."""
+        if self._protected is None:
+            raise CaseErasedError(f"case {self._case_id} was erased")
+        return self._protected
 
 
 class AlreadyProcessed(Exception):

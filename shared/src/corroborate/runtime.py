@@ -30,11 +30,11 @@ from corroborate.events.contracts import CASE_EVENTS
 from corroborate.events.envelope import EventEnvelope
 from corroborate.http import COMMON_RESPONSES, ReadinessCheck, health_router, install_common
 from corroborate.logging import get_logger
+from corroborate.messaging.handlers import EventHandlers
 from corroborate.messaging.outbox import OutboxRelay
 from corroborate.messaging.parked import discard_parked
 from corroborate.messaging.rabbit import (
     CaseEventConsumer,
-    EventHandler,
     RabbitEventPublisher,
     envelope_model,
     make_broker,
@@ -107,13 +107,13 @@ class ServiceRuntime:
     def bucket(self, purpose: str) -> str:
         return self.settings.bucket_name(purpose)
 
-    def subscribe(self, handlers: Mapping[str, EventHandler]) -> None:
+    def subscribe(self, handlers: EventHandlers) -> None:
         """Register event handlers; must happen before ``start``.
 
         Every service hears ``case.erased``, after its own handler if it has one: the case's
         messages are then removed from this service's parking queue too, since each may carry
         the case's sealed details with a wrapped copy of its data key."""
-        registered = dict(handlers)
+        registered = {t: handlers.handler_for(t) for t in handlers.event_types}
         own = registered.get(CASE_ERASED)
 
         async def erased(envelope: EventEnvelope, payload: object) -> None:
@@ -166,7 +166,7 @@ class ServiceRuntime:
         await self.publisher.declare()
         await self.consumer.declare_parking()
         await self.broker.start()
-        self.relay.start()
+        await self.relay.start()
         log.info("service started", outcome="ok", consumes=self.consumer.handled_types)
 
     async def stop(self) -> None:

@@ -200,7 +200,7 @@ async def test_running_relay_survives_a_failure_and_publishes_when_nudged(
     case_id = uuid.uuid4()
     events = [case_event(case_id), case_event(case_id)]
     relay = OutboxRelay(collections=[collection], publisher=FailsOnce(publisher), poll_seconds=0.2)
-    relay.start()
+    await relay.start()
     try:
         await insert_aggregate(collection, document={"_id": case_id}, events=events)
         relay.notify()

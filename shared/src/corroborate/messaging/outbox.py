@@ -7,14 +7,13 @@ still in the aggregate's document.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from corroborate.events.envelope import EventEnvelope
 from corroborate.logging import get_logger
+from corroborate.loops import PollLoop
 
 log = get_logger(__name__)
 
@@ -28,10 +27,11 @@ class EventPublisher(Protocol):
         """Publish with confirmation; raise if the broker did not take it."""
 
 
-class OutboxRelay:
+class OutboxRelay(PollLoop):
     """Drains the outboxes of the given collections, on a poll and whenever nudged."""
 
     BATCH = 100
+    name = "outbox-relay"
 
     def __init__(
         self,
@@ -40,15 +40,12 @@ class OutboxRelay:
         publisher: EventPublisher,
         poll_seconds: float,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds, max_backoff_seconds=10.0)
         self._collections = collections
         self._publisher = publisher
-        self._poll_seconds = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def notify(self) -> None:
-        """Something was saved with events: drain now rather than at the next poll."""
-        self._wake.set()
+    async def run_once(self) -> int:
+        return await self.drain_once()
 
     async def drain_once(self) -> int:
         """Publish every pending event once, in order per aggregate; return how many.
@@ -113,27 +110,5 @@ class OutboxRelay:
         )
         return published
 
-    async def _run(self) -> None:
-        delay = self._poll_seconds
-        while True:
-            try:
-                await self.drain_once()
-                delay = self._poll_seconds
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the relay must outlive broker and database outages
-                log.warning("outbox events not published; will retry", error=str(exc)[:300])
-                delay = min(delay * 2, 10.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            self._wake.clear()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def failed(self, error: BaseException) -> None:
+        log.warning("outbox events not published; will retry", error=str(error)[:300])

@@ -10,7 +10,7 @@ for what may succeed later (up to the queue's delivery limit, then parked by the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -25,14 +25,13 @@ from corroborate.events.envelope import EventEnvelope, read_event
 from corroborate.events.errors import UnreadableEvent
 from corroborate.events.registry import EventRegistry
 from corroborate.logging import get_logger
+from corroborate.messaging.handlers import EventHandler
 from corroborate.messaging.outbox import PublishFailed
 from corroborate.messaging.topology import Topology
 from corroborate.mongo import AlreadyProcessed, ConcurrencyConflict
 from corroborate.settings import Settings
 
 log = get_logger("corroborate.messaging")
-
-EventHandler = Callable[[EventEnvelope, Any], Awaitable[None]]
 
 
 def make_broker(settings: Settings, *, service: str) -> RabbitBroker:
