@@ -17,9 +17,11 @@ from corroborate.http import (
     CORRELATION_HEADER,
     CorrelationId,
     CurrentPrincipal,
+    ErrorAnswers,
     FieldError,
     InvalidFields,
-    answering,
+    Refusal,
+    answer_errors,
     install_common,
     require_roles,
 )
@@ -41,12 +43,30 @@ class WrongState(Exception):
     pass
 
 
-REFUSALS = {NotYours: (404, "no such case"), WrongState: (409, None)}
+class AlreadyClosed(WrongState):
+    """A narrower refusal: answered by its parent's mapping."""
+
+
+class ConsentMissing(Exception):
+    pass
+
+
+def consent_missing(exc: Exception) -> InvalidFields:
+    rule = FieldError(field="consent", rule="required", message=str(exc))
+    return InvalidFields("1 field(s) invalid", [rule])
+
+
+REFUSALS: ErrorAnswers = {
+    NotYours: Refusal(404, "no such case"),
+    WrongState: Refusal(409),
+    ConsentMissing: consent_missing,
+}
 
 
 def build_app() -> FastAPI:
     app = FastAPI()
     install_common(app)
+    answer_errors(app, REFUSALS)
     app.state.token_verifier = TokenVerifier(
         public_key_pem=PUBLIC, issuer="test-issuer", audience="corroborate-intake"
     )
@@ -64,14 +84,14 @@ def build_app() -> FastAPI:
 
     @app.post("/cases/{case_id}/close")
     def close(case_id: uuid.UUID, outcome: str) -> dict[str, str]:
-        with answering(REFUSALS):
-            if outcome == "foreign":
-                raise NotYours(f"case {case_id} belongs to org-b")
-            if outcome == "closed":
-                raise WrongState("the case is already closed")
-            if outcome == "incomplete":
-                rule = FieldError(field="consent", rule="required", message="consent is needed")
-                raise InvalidFields("1 field(s) invalid", [rule])
+        if outcome == "foreign":
+            raise NotYours(f"case {case_id} belongs to org-b")
+        if outcome == "closed":
+            raise AlreadyClosed("the case is already closed")
+        if outcome == "incomplete":
+            raise ConsentMissing("consent is needed")
+        if outcome == "unmapped":
+            raise RuntimeError("a bug")
         return {"closed": str(case_id)}
 
     @app.post("/referrals")
@@ -199,3 +219,11 @@ async def test_rule_broken_after_parsing_is_a_422_listing_the_fields(
         "detail": "1 field(s) invalid",
         "errors": [{"field": "consent", "rule": "required", "message": "consent is needed"}],
     }
+
+
+async def test_a_refusal_no_mapping_names_is_a_plain_500() -> None:
+    transport = httpx.ASGITransport(app=build_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        response = await http.post(f"/cases/{uuid.uuid4()}/close", params={"outcome": "unmapped"})
+    assert response.status_code == 500
+    assert "a bug" not in response.text
