@@ -226,30 +226,39 @@ def _answer_with(
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(checks: Callable[[], Iterable[tuple[str, ReadinessCheck]]]) -> APIRouter:
-    """``/healthz`` (the process is alive) and ``/readyz`` (its dependencies answer)."""
-    router = APIRouter(tags=["health"])
+ReadinessChecks = Callable[[], Iterable[tuple[str, ReadinessCheck]]]
 
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "alive"}
+health = APIRouter(tags=["health"])
 
-    @router.get("/readyz", responses={503: {"description": "a dependency does not answer"}})
-    async def readyz() -> JSONResponse:
-        results: dict[str, str] = {}
-        for name, check in checks():
-            try:
-                await check()
-                results[name] = "ok"
-            except Exception as exc:  # any failure means not ready; the type says which
-                results[name] = f"unavailable: {type(exc).__name__}"
-        ready = all(v == "ok" for v in results.values())
-        return JSONResponse(
-            status_code=200 if ready else 503,
-            content={"status": "ready" if ready else "not ready", "checks": results},
-        )
 
-    return router
+@health.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "alive"}
+
+
+@health.get("/readyz", responses={503: {"description": "a dependency does not answer"}})
+async def readyz(request: Request) -> JSONResponse:
+    """Every dependency the service needs answers (503 naming those that do not)."""
+    checks: ReadinessChecks = request.app.state.readiness_checks
+    results: dict[str, str] = {}
+    for name, check in checks():
+        try:
+            await check()
+            results[name] = "ok"
+        except Exception as exc:  # any failure means not ready; the type says which
+            results[name] = f"unavailable: {type(exc).__name__}"
+    ready = all(v == "ok" for v in results.values())
+    return JSONResponse(
+        status_code=200 if ready else 503,
+        content={"status": "ready" if ready else "not ready", "checks": results},
+    )
+
+
+def install_health(app: FastAPI, checks: ReadinessChecks) -> None:
+    """``/healthz`` and ``/readyz``, the latter asking ``checks`` on every call."""
+    app.state.readiness_checks = checks
+    app.include_router(health)
 
 
 def install_common(app: FastAPI) -> None:

@@ -28,7 +28,7 @@ from corroborate.auth import SERVICE_AUDIENCES, TokenVerifier
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS
 from corroborate.events.envelope import EventEnvelope
-from corroborate.http import COMMON_RESPONSES, ReadinessCheck, health_router, install_common
+from corroborate.http import COMMON_RESPONSES, ReadinessCheck, install_common, install_health
 from corroborate.logging import get_logger
 from corroborate.messaging.handlers import EventHandlers
 from corroborate.messaging.outbox import OutboxRelay
@@ -252,7 +252,7 @@ def service_app(
     for name, value in state.items():
         setattr(app.state, name, value)
     install_common(app)
-    app.include_router(health_router(runtime.readiness_checks))
+    install_health(app, runtime.readiness_checks)
     for routes in [router] if isinstance(router, APIRouter) else router:
         app.include_router(routes, responses=COMMON_RESPONSES)
     return app

@@ -11,7 +11,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from fastapi import APIRouter, FastAPI
 
 from corroborate.events.envelope import EventEnvelope
-from corroborate.http import health_router
+from corroborate.http import install_health
 from corroborate.mongo import insert_aggregate
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings
@@ -43,7 +43,7 @@ async def runtime(settings: Settings, bucket: str) -> AsyncIterator[ServiceRunti
 
 async def readyz(runtime: ServiceRuntime) -> httpx.Response:
     app = FastAPI()
-    app.include_router(health_router(runtime.readiness_checks))
+    install_health(app, runtime.readiness_checks)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.get("/readyz")
