@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
     runtime, review = build(settings)
-    deadlines = DeadlineWatch(review, poll_seconds=settings.deadline_poll_seconds)
+    deadlines = DeadlineWatch(review.escalate_due, poll_seconds=settings.deadline_poll_seconds)
     app = service_app(
         runtime=runtime,
         title=TITLE,

@@ -6,24 +6,26 @@ and what was raised is saved with the event, so a restart loses and repeats noth
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from corroborate.logging import get_logger
 from corroborate.loops import PollLoop
-from review.service import Review
 
 log = get_logger(__name__)
 
 
 class DeadlineWatch(PollLoop):
-    """Escalates every deadline due, once a poll (``CORROBORATE_DEADLINE_POLL_SECONDS``)."""
+    """Escalates every deadline due (``Review.escalate_due``), once a poll
+    (``CORROBORATE_DEADLINE_POLL_SECONDS``)."""
 
     name = "deadline-watch"
 
-    def __init__(self, review: Review, *, poll_seconds: float) -> None:
+    def __init__(self, escalate_due: Callable[[], Awaitable[int]], *, poll_seconds: float) -> None:
         super().__init__(poll_seconds=poll_seconds)
-        self._review = review
+        self._escalate_due = escalate_due
 
     async def run_once(self) -> int:
-        raised = await self._review.escalate_due()
+        raised = await self._escalate_due()
         if raised:
             log.info("deadlines escalated", outcome="ok", raised=raised)
         return raised
