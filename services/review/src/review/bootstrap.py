@@ -5,15 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from faststream import FastStream
 
+from corroborate.http import answer_errors
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
-from review.adapters.repository import COLLECTION, CaseRepository
+from review.adapters.repository import COLLECTION, MongoCaseRepository
 from review.adapters.roster import COLLECTION as CLINICIANS
-from review.adapters.roster import Roster
+from review.adapters.roster import MongoRoster
+from review.entrypoints.api.errors import ERRORS
+from review.entrypoints.api.routes import ROUTERS
 from review.entrypoints.events import event_handlers
-from review.entrypoints.http import build_router
-from review.entrypoints.timers import DeadlineWatch
+from review.entrypoints.loops import DeadlineWatch
 from review.service import PUBLISHES, Review, ReviewPolicy
 
 SERVICE = "review"
@@ -31,8 +33,8 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
         outbox_collections=(COLLECTION,),
     )
     review = Review(
-        cases=CaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
-        roster=Roster(runtime.collection(CLINICIANS), runtime.collection(COLLECTION)),
+        cases=MongoCaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
+        roster=MongoRoster(runtime.collection(CLINICIANS), runtime.collection(COLLECTION)),
         policy=ReviewPolicy(
             triage_response_days=settings.triage_response_days,
             delivery_days=settings.delivery_days,
@@ -53,17 +55,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
     runtime, review = build(settings)
-    deadlines = DeadlineWatch(review, poll_seconds=settings.deadline_poll_seconds)
-    return service_app(
+    deadlines = DeadlineWatch(review.escalate_due, poll_seconds=settings.deadline_poll_seconds)
+    app = service_app(
         runtime=runtime,
         title=TITLE,
         version=VERSION,
         summary="Triage, clinician assignment, Istanbul Protocol findings, clinical peer review.",
         prepare=review.prepare,
-        router=build_router(),
+        router=ROUTERS,
         state={"review": review, "deadlines": deadlines},
         workers=[deadlines],
     )
+    answer_errors(app, ERRORS)
+    return app
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:

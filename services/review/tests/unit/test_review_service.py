@@ -5,22 +5,23 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from corroborate.audit import AuditLog
+from corroborate.audit import Actor
 from corroborate.auth import Principal, Role
-from corroborate.crypto import KeyRing, WrappedKey
+from corroborate.crypto import DataKey, KeyRing, WrappedKey
 from corroborate.events.contracts import (
     RiskFlag,
     SealedDetails,
 )
 from corroborate.events.envelope import EventEnvelope
-from corroborate.storage import ObjectStore
-from review.adapters.repository import CaseRepository, StoredCase
-from review.adapters.roster import Roster
+from corroborate.mongo import StoredAggregate
+from corroborate.storage import StoredObject
 from review.domain.case import (
     CaseStatus,
     Eligibility,
@@ -30,6 +31,7 @@ from review.domain.case import (
     ReviewCase,
 )
 from review.domain.roster import Clinician, Discipline
+from review.ports import StoredCase
 from review.service import NotFound, Review, ReviewPolicy
 
 SEALED = SealedDetails(
@@ -45,12 +47,32 @@ class FakeCases:
         self.cases: dict[uuid.UUID, ReviewCase] = {}
         self.events: list[EventEnvelope] = []
 
+    async def ensure_indexes(self) -> None:
+        pass
+
+    async def add_received(
+        self,
+        case: ReviewCase,
+        *,
+        protected: SealedDetails,
+        caused_by: uuid.UUID,
+        events: list[EventEnvelope],
+    ) -> None:
+        self.cases.setdefault(case.case_id, case)
+        self.events.extend(events)
+
     async def triage_queue(self, *, status: CaseStatus, limit: int) -> list[ReviewCase]:
         return [c for c in self.cases.values() if c.status is status][:limit]
 
     async def get(self, case_id: uuid.UUID) -> StoredCase | None:
         case = self.cases.get(case_id)
-        return None if case is None else StoredCase(case, protected=SEALED)
+        return None if case is None else StoredAggregate(case, case_id=case_id, protected=SEALED)
+
+    async def active(self, *, limit: int) -> list[ReviewCase]:
+        return list(self.cases.values())[:limit]
+
+    async def in_status(self, status: CaseStatus, *, limit: int) -> list[ReviewCase]:
+        return [c for c in self.cases.values() if c.status is status][:limit]
 
     async def assigned_to(self, clinician_id: str, *, limit: int) -> list[ReviewCase]:
         return [c for c in self.cases.values() if c.clinician_id == clinician_id][:limit]
@@ -65,6 +87,9 @@ class FakeCases:
         self.cases[case.case_id] = case
         self.events.extend(events)
 
+    async def erase(self, case: ReviewCase, *, processed_event: uuid.UUID) -> None:
+        self.cases[case.case_id] = case
+
 
 class FakeAudit:
     """Stands in for the audit collection: keeps the actions recorded."""
@@ -72,13 +97,29 @@ class FakeAudit:
     def __init__(self) -> None:
         self.actions: list[str] = []
 
-    async def record(self, action: str, **_fields: object) -> int:
+    async def record(
+        self,
+        action: str,
+        *,
+        actor: Actor,
+        case_id: object | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int:
         self.actions.append(action)
         return len(self.actions)
 
 
 class FakeRoster:
     """Stands in for the roster collection: everyone asked about works here."""
+
+    async def put(self, clinician: Clinician) -> None:
+        pass
+
+    async def all(self) -> list[Clinician]:
+        return []
+
+    async def caseloads(self) -> Counter[str]:
+        return Counter()
 
     async def get(self, clinician_id: str) -> Clinician:
         return Clinician(
@@ -90,6 +131,23 @@ class FakeRoster:
         )
 
 
+class NoStore:
+    """Stands in for object storage in steps that store no object."""
+
+    async def ensure_bucket(
+        self, bucket: str, *, versioned: bool = False, object_lock: bool = False
+    ) -> None:
+        pass
+
+    async def put_encrypted_from(
+        self, *, bucket: str, key: str, chunks: AsyncIterator[bytes], data_key: DataKey
+    ) -> StoredObject:
+        raise AssertionError("these steps store no object")
+
+    async def remove(self, *, bucket: str, key: str, version_id: str | None = None) -> None:
+        raise AssertionError("these steps store no object")
+
+
 @pytest.fixture
 def cases() -> FakeCases:
     return FakeCases()
@@ -99,13 +157,13 @@ def cases() -> FakeCases:
 def review(cases: FakeCases) -> Review:
     keyring = KeyRing(base64.b64encode(os.urandom(32)).decode())
     return Review(
-        cases=cast(CaseRepository, cases),
-        roster=cast(Roster, FakeRoster()),
+        cases=cases,
+        roster=FakeRoster(),
         policy=ReviewPolicy(),
         keyring=keyring,
-        store=cast(ObjectStore, object()),  # these steps store no object
+        store=NoStore(),
         photographs_bucket="unused",
-        audit=cast(AuditLog, FakeAudit()),
+        audit=FakeAudit(),
     )
 
 
@@ -167,7 +225,7 @@ async def test_a_clinician_sees_only_the_cases_assigned_to_them(
     mine = Principal(subject="dr-1", role=Role.CLINICIAN)
     other = Principal(subject="dr-2", role=Role.CLINICIAN)
 
-    assert (await review.get(caller=mine, case_id=case.case_id)).case is case
+    assert (await review.get(caller=mine, case_id=case.case_id)).aggregate is case
     with pytest.raises(NotFound):
         await review.get(caller=other, case_id=case.case_id)
     with pytest.raises(NotFound):

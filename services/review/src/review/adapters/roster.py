@@ -14,7 +14,7 @@ from review.domain.roster import Clinician
 COLLECTION = "clinicians"
 
 
-class Roster:
+class MongoRoster:
     def __init__(
         self, clinicians: AsyncCollection[Document], cases: AsyncCollection[Document]
     ) -> None:

@@ -1,0 +1,1 @@
+"""Review's HTTP API, for triage coordinators, clinicians and senior clinicians."""
