@@ -198,8 +198,9 @@ class Refusal:
     detail: str | None = None
 
 
-FieldRefusal = Callable[[Exception], InvalidFields]
-"""A refusal that names fields: the exception turned into a 422 with every field and rule."""
+FieldRefusal = Callable[[Any], InvalidFields]
+"""A refusal that names fields: the exception turned into a 422 with every field and rule.
+It is only ever called with the exception type it is mapped to, so it may take that type."""
 
 ErrorAnswers = Mapping[type[Exception], Refusal | FieldRefusal]
 """Each domain refusal a service's routes may meet, and how it is answered."""

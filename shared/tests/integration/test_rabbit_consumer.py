@@ -18,9 +18,9 @@ from pymongo.errors import AutoReconnect
 from corroborate.events.contracts import CASE_EVENTS
 from corroborate.events.envelope import EventEnvelope
 from corroborate.events.errors import UnknownCase
+from corroborate.messaging.handlers import EventHandler
 from corroborate.messaging.rabbit import (
     CaseEventConsumer,
-    EventHandler,
     RabbitEventPublisher,
     make_broker,
 )

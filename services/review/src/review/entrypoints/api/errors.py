@@ -21,15 +21,14 @@ from review.entrypoints.api.schemas import RosterEntryInvalid
 from review.service import NotFound, NotOnRoster, PhotographRefused
 
 
-def _assessment_rule(exc: Exception) -> InvalidFields:
+def _assessment_rule(exc: AssessmentRuleBroken) -> InvalidFields:
     field, _, message = str(exc).partition(": ")
     return InvalidFields(
         message, [FieldError(field=field, rule="assessment_rule", message=message)]
     )
 
 
-def _draft_incomplete(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, DraftIncomplete)
+def _draft_incomplete(exc: DraftIncomplete) -> InvalidFields:
     return InvalidFields(
         "the draft is not ready for peer review",
         [
@@ -39,23 +38,21 @@ def _draft_incomplete(exc: Exception) -> InvalidFields:
     )
 
 
-def _ineligible(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, IneligibleForAcceptance)
+def _ineligible(exc: IneligibleForAcceptance) -> InvalidFields:
     return InvalidFields(
         "the eligibility checklist does not allow acceptance",
         [FieldError(field=item.split(":")[0], rule="not_met", message=item) for item in exc.unmet],
     )
 
 
-def _not_on_roster(exc: Exception) -> InvalidFields:
+def _not_on_roster(exc: NotOnRoster) -> InvalidFields:
     return InvalidFields(
         "no such clinician",
         [FieldError(field="clinician_id", rule="not_on_roster", message=str(exc))],
     )
 
 
-def _roster_entry(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, RosterEntryInvalid)
+def _roster_entry(exc: RosterEntryInvalid) -> InvalidFields:
     return InvalidFields(
         str(exc),
         [
