@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from corroborate.audit import AuditLog, actor_of
+from corroborate.audit import Actor, actor_of
 from corroborate.auth import Principal
 from corroborate.crypto import DataKey, KeyRing, WrappedKey, open_fields, seal_fields
 from corroborate.events.contracts import CASE_EVENTS, SealedText, open_text
@@ -31,6 +31,19 @@ NOTE_PURPOSE = {
     ReferralStatus.DECLINED: "decline-reason",
     ReferralStatus.WITHDRAWN: "withdrawal-reason",
 }
+
+
+class AuditTrail(Protocol):
+    """The tamper-evident log of who did what to which case (``corroborate.audit.AuditLog``)."""
+
+    async def record(
+        self,
+        action: str,
+        *,
+        actor: Actor,
+        case_id: object | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -85,7 +98,9 @@ def case_event(
 class Cases:
     """The referral repository, the keys and the audit log, as every use case needs them."""
 
-    def __init__(self, *, referrals: ReferralRepository, keyring: KeyRing, audit: AuditLog) -> None:
+    def __init__(
+        self, *, referrals: ReferralRepository, keyring: KeyRing, audit: AuditTrail
+    ) -> None:
         self.referrals = referrals
         self.keyring = keyring
         self.audit = audit

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from corroborate.audit import AuditLog
 from corroborate.crypto import KeyRing
 from corroborate.links import DownloadLinks
 from corroborate.storage import ObjectStore
 from intake.domain.ports import ReferralRepository
-from intake.service.cases import Cases
+from intake.service.cases import AuditTrail, Cases
 from intake.service.documents import Documents
 from intake.service.drafts import Drafts
 from intake.service.progress import Progress
@@ -33,7 +32,7 @@ class Intake:
         reporting_url: str,
         retention_mode: str,
         retention: timedelta,
-        audit: AuditLog,
+        audit: AuditTrail,
     ) -> None:
         self.cases = Cases(referrals=referrals, keyring=keyring, audit=audit)
         self.drafts = Drafts(cases=self.cases)
