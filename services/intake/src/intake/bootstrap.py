@@ -5,27 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 from faststream import FastStream
+from pymongo.asynchronous.collection import AsyncCollection
 
+from corroborate.crypto import KeyRing
+from corroborate.http import answer_errors
 from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
+from corroborate.mongo import Document
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
-from intake.adapters.repository import COLLECTION, ReferralRepository
-from intake.adapters.webhooks import (
+from intake.adapters.repository import COLLECTION, MongoReferrals
+from intake.adapters.webhook_sender import HttpWebhookSender
+from intake.adapters.webhook_store import (
     DELIVERIES,
     ENDPOINTS,
-    WebhookDeliveries,
-    WebhookDispatcher,
-    WebhookEndpoints,
-    Webhooks,
+    MongoPendingNotifications,
+    MongoWebhookDeliveries,
+    MongoWebhookEndpoints,
 )
-from intake.domain.webhooks import RetryPolicy
+from intake.domain.ports import WebhookDeliveries, WebhookEndpoints
+from intake.domain.webhooks import DEFAULT_RETRY_POLICY, RetryPolicy
+from intake.entrypoints.api import ERRORS, ROUTERS
 from intake.entrypoints.events import event_handlers
-from intake.entrypoints.http import build_retention_router, build_router
-from intake.entrypoints.webhooks_http import build_webhook_router
+from intake.entrypoints.loops import WebhookDispatcher
 from intake.service import PUBLISHES, Intake
+from intake.service.webhooks import WebhookDispatch, Webhooks
 
 SERVICE = "intake"
 TITLE = "Corroborate intake"
@@ -41,6 +48,39 @@ class Wiring:
     dispatcher: WebhookDispatcher
 
 
+def webhook_dispatcher(
+    *,
+    referrals: AsyncCollection[Document],
+    endpoints: WebhookEndpoints,
+    deliveries: WebhookDeliveries,
+    keyring: KeyRing,
+    policy: RetryPolicy = DEFAULT_RETRY_POLICY,
+    http: httpx.AsyncClient | None = None,
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 10.0,
+    concurrency: int = 8,
+    stop_grace_seconds: float = 5.0,
+    allow_private_addresses: bool = False,
+) -> WebhookDispatcher:
+    """The background dispatcher of webhook deliveries, over the referrals' queued notices."""
+    dispatch = WebhookDispatch(
+        pending=MongoPendingNotifications(referrals),
+        endpoints=endpoints,
+        deliveries=deliveries,
+        keyring=keyring,
+        sender=HttpWebhookSender(
+            timeout_seconds=timeout_seconds,
+            allow_private_addresses=allow_private_addresses,
+            http=http,
+        ),
+        policy=policy,
+        concurrency=concurrency,
+    )
+    return WebhookDispatcher(
+        dispatch, poll_seconds=poll_seconds, stop_grace_seconds=stop_grace_seconds
+    )
+
+
 def build(settings: Settings) -> Wiring:
     """Wire intake's use cases to its infrastructure; nothing connects yet."""
     link_secret = settings.report_link_secret.get_secret_value()
@@ -53,12 +93,12 @@ def build(settings: Settings) -> Wiring:
         outbox_collections=(COLLECTION,),
     )
     webhooks = Webhooks(
-        endpoints=WebhookEndpoints(runtime.collection(ENDPOINTS)),
-        deliveries=WebhookDeliveries(runtime.collection(DELIVERIES)),
+        endpoints=MongoWebhookEndpoints(runtime.collection(ENDPOINTS)),
+        deliveries=MongoWebhookDeliveries(runtime.collection(DELIVERIES)),
         keyring=runtime.keyring,
         allow_insecure=settings.webhook_allow_insecure,
     )
-    dispatcher = WebhookDispatcher(
+    dispatcher = webhook_dispatcher(
         referrals=runtime.collection(COLLECTION),
         endpoints=webhooks.endpoints,
         deliveries=webhooks.deliveries,
@@ -73,7 +113,7 @@ def build(settings: Settings) -> Wiring:
         allow_private_addresses=settings.webhook_allow_insecure,
     )
     intake = Intake(
-        referrals=ReferralRepository(
+        referrals=MongoReferrals(
             runtime.collection(COLLECTION),
             on_events=runtime.relay.notify,
             on_notifications=dispatcher.notify,
@@ -90,7 +130,7 @@ def build(settings: Settings) -> Wiring:
         retention=timedelta(days=settings.evidence_retention_days),
         audit=runtime.audit,
     )
-    runtime.subscribe(event_handlers(intake))
+    runtime.subscribe(event_handlers(intake.progress))
     runtime.publishes(*PUBLISHES)
     return Wiring(runtime=runtime, intake=intake, webhooks=webhooks, dispatcher=dispatcher)
 
@@ -99,13 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
     wiring = build(settings)
-    return service_app(
+    app = service_app(
         runtime=wiring.runtime,
         title=TITLE,
         version=VERSION,
         summary="Referral partners submit referrals and evidence, and follow their cases.",
         prepare=wiring.intake.prepare,
-        router=[build_router(), build_retention_router(), build_webhook_router()],
+        router=ROUTERS,
         state={
             "intake": wiring.intake,
             "webhooks": wiring.webhooks,
@@ -113,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
         workers=[wiring.dispatcher],
     )
+    answer_errors(app, ERRORS)
+    return app
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:

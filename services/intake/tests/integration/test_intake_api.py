@@ -110,7 +110,7 @@ async def test_an_upload_over_the_size_limit_is_refused_and_nothing_is_recorded(
     upload: Upload,
     document: bytes,
 ) -> None:
-    intake_app.state.intake._max_bytes = 1024
+    intake_app.state.intake.documents._max_bytes = 1024
     created = await create_referral()
     case_id = created["case_id"]
     oversized = document + b"%" + b"0" * 2048

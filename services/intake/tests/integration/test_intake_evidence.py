@@ -335,7 +335,7 @@ async def test_a_large_file_streams_in_parts_and_an_oversized_one_is_stopped(
     back = await _download(intake, partner, case_id, received.json()["document_id"], "original")
     assert hashlib.sha256(back.content).hexdigest() == received.json()["sha256"]
 
-    intake_app.state.intake._max_bytes = 18 * 1024 * 1024
+    intake_app.state.intake.documents._max_bytes = 18 * 1024 * 1024
     refused = await intake.post(
         f"/referrals/{case_id}/documents",
         params={"kind": "medical_records"},

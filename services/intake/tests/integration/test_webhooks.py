@@ -27,20 +27,22 @@ from pymongo.asynchronous.database import AsyncDatabase
 from corroborate.auth import SERVICE_AUDIENCES, Role, TokenVerifier
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing, WrappedKey
-from corroborate.http import install_common
+from corroborate.http import answer_errors, install_common
 from corroborate.mongo import Document, mongo_client
 from corroborate.settings import Settings
 from corroborate.testing import Receiver, eventually
-from intake.adapters.webhooks import (
+from intake.adapters.webhook_store import (
     DELIVERIES,
     ENDPOINTS,
-    WebhookDeliveries,
-    WebhookDispatcher,
-    WebhookEndpoints,
-    Webhooks,
+    MongoWebhookDeliveries,
+    MongoWebhookEndpoints,
 )
+from intake.bootstrap import webhook_dispatcher
 from intake.domain.webhooks import RetryPolicy, verify_signature
-from intake.entrypoints.webhooks_http import build_webhook_router
+from intake.entrypoints.api import ERRORS
+from intake.entrypoints.api.routes import webhooks as webhook_routes
+from intake.entrypoints.loops import WebhookDispatcher
+from intake.service.webhooks import Webhooks
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +78,7 @@ class Harness:
             "allow_private_addresses": True,  # the receiver listens on loopback
             **options,
         }
-        dispatcher = WebhookDispatcher(
+        dispatcher = webhook_dispatcher(
             referrals=self.database["referrals"],
             endpoints=self.webhooks.endpoints,
             deliveries=self.webhooks.deliveries,
@@ -101,7 +103,8 @@ class Harness:
         )
         app.state.webhooks = webhooks
         install_common(app)
-        app.include_router(build_webhook_router())
+        answer_errors(app, ERRORS)
+        app.include_router(webhook_routes.router)
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
     async def add_referral(self, organisation: str, *statuses: str) -> tuple[str, list[str]]:
@@ -138,8 +141,8 @@ async def harness(settings: Settings, keyring: KeyRing) -> AsyncIterator[Harness
     name = settings.database_name(f"webhooks_{secrets.token_hex(3)}")
     database = client[name]
     webhooks = Webhooks(
-        endpoints=WebhookEndpoints(database[ENDPOINTS]),
-        deliveries=WebhookDeliveries(database[DELIVERIES]),
+        endpoints=MongoWebhookEndpoints(database[ENDPOINTS]),
+        deliveries=MongoWebhookDeliveries(database[DELIVERIES]),
         keyring=keyring,
         allow_insecure=True,
     )
@@ -357,7 +360,7 @@ async def test_a_crash_between_recording_and_removing_a_notification_never_dupli
     pending = await harness.referrals.find_one({"pending_notifications.change_id": change_id})
     (entry,) = pending["pending_notifications"]
 
-    assert await dispatcher.move_pending() == 1
+    assert await dispatcher.dispatch.move_pending() == 1
     # The crash: the notification was recorded, but is still on the referral.
     await harness.referrals.update_one(
         {"_id": pending["_id"]},
@@ -438,11 +441,11 @@ async def test_an_endpoint_removed_before_the_attempt_sends_nothing(
     await register(org, receiver.url)
     _, (change_id,) = await harness.add_referral(org, "accepted")
     dispatcher = harness.dispatcher()
-    assert await dispatcher.move_pending() == 1
+    assert await dispatcher.dispatch.move_pending() == 1
 
     removed = await api.delete(f"/organisations/{org}/webhook", headers=bearer(Role.ADMIN))
     assert removed.status_code == 204
-    assert await dispatcher.attempt_due() == 0
+    assert await dispatcher.dispatch.attempt_due() == 0
 
     assert receiver.requests == []
     assert (await harness.delivery(change_id))["state"] == "no_endpoint"

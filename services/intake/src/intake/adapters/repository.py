@@ -1,4 +1,4 @@
-"""Referrals in MongoDB: every query intake makes lives here."""
+"""Referrals in MongoDB: every query intake makes lives here, and the shape each is stored in."""
 
 from __future__ import annotations
 
@@ -7,132 +7,91 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, PlainSerializer, TypeAdapter
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from corroborate.crypto import WrappedKey
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import AggregateCollection, Document
+from intake.domain.ports import InvalidCursor, ListFilter, StoredReferral
 from intake.domain.referral import (
     DocumentKind,
     DocumentRecord,
     Referral,
     ReferralStatus,
     StatusChange,
-    WorkingCopy,
 )
 
 COLLECTION = "referrals"
 
-
-class InvalidCursor(ValueError):
-    """The page cursor was not one this service gave out."""
-
-
-class CaseErasedError(Exception):
-    """The case was erased: its data key is gone, and with it everything the key protected."""
-
-
-@dataclass(frozen=True)
-class StoredReferral:
-    """A referral as loaded: the aggregate, its details (identity fields sealed one by one),
-    and its wrapped data key (None once the case is erased)."""
-
-    referral: Referral
-    details: dict[str, Any]
-    wrapped: WrappedKey | None
-
-    @property
-    def wrapped_key(self) -> WrappedKey:
-        if self.wrapped is None:
-            raise CaseErasedError(f"case {self.referral.case_id} was erased")
-        return self.wrapped
+# Identifiers and enumerations are stored as their text, dates as ISO strings; datetimes as is.
+AsText = PlainSerializer(str, return_type=str)
+Text = Annotated[uuid.UUID, AsText]
+IsoDate = Annotated[
+    date | None, PlainSerializer(lambda d: None if d is None else d.isoformat(), return_type=Any)
+]
 
 
-@dataclass(frozen=True)
-class ListFilter:
-    organisation: str
-    statuses: list[ReferralStatus]
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    home_office_index: str | None = None
+class _Shape(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
 
 
-def _document_to_mongo(d: DocumentRecord) -> Document:
-    working = d.working_copy
-    return {
-        "document_id": str(d.document_id),
-        "kind": d.kind.value,
-        "content_type": d.content_type,
-        "size": d.size,
-        "sha256": d.sha256,
-        "received_at": d.received_at,
-        "object_key": d.object_key,
-        "version_id": d.version_id,
-        "working_copy": None
-        if working is None
-        else {
-            "object_key": working.object_key,
-            "content_type": working.content_type,
-            "size": working.size,
-            "sha256": working.sha256,
-            "version_id": working.version_id,
-        },
-        "idempotency_key": d.idempotency_key,
-    }
+class _WorkingCopy(_Shape):
+    object_key: str
+    content_type: str
+    size: int
+    sha256: str
+    version_id: str | None
 
 
-def _document_from_mongo(raw: Document) -> DocumentRecord:
-    working = raw.get("working_copy")
-    return DocumentRecord(
-        document_id=uuid.UUID(raw["document_id"]),
-        kind=DocumentKind(raw["kind"]),
-        content_type=raw["content_type"],
-        size=raw["size"],
-        sha256=raw["sha256"],
-        received_at=raw["received_at"],
-        object_key=raw["object_key"],
-        version_id=raw.get("version_id"),
-        working_copy=None if working is None else WorkingCopy(**working),
-        idempotency_key=raw.get("idempotency_key"),
-    )
+class _Document(_Shape):
+    document_id: Text
+    kind: Annotated[DocumentKind, AsText]
+    content_type: str
+    size: int
+    sha256: str
+    received_at: datetime
+    object_key: str
+    version_id: str | None
+    working_copy: _WorkingCopy | None
+    idempotency_key: str | None
 
 
-def _change_to_mongo(c: StatusChange) -> Document:
-    return {
-        "change_id": str(c.change_id),
-        "status": c.status.value,
-        "at": c.at,
-        "deadline": None if c.deadline is None else c.deadline.isoformat(),
-        "note": c.note,
-    }
+class _Change(_Shape):
+    change_id: Text
+    status: Annotated[ReferralStatus, AsText]
+    at: datetime
+    deadline: IsoDate
+    note: str | None
 
 
-def _change_from_mongo(raw: Document) -> StatusChange:
-    return StatusChange(
-        change_id=uuid.UUID(raw["change_id"]),
-        status=ReferralStatus(raw["status"]),
-        at=raw["at"],
-        deadline=None if raw.get("deadline") is None else date.fromisoformat(raw["deadline"]),
-        note=raw.get("note"),
-    )
+_REFERRAL = TypeAdapter(Referral)
+
+
+def _stored_document(document: DocumentRecord) -> Document:
+    return _Document.model_validate(document).model_dump()
+
+
+def _notice(change: StatusChange) -> Document:
+    """A partner notification queued by the save that records the change."""
+    return {"change_id": str(change.change_id), "status": change.status.value, "at": change.at}
 
 
 def _state(referral: Referral) -> Document:
     return {
         "status": referral.status.value,
         "submitted_at": referral.submitted_at,
-        "documents": [_document_to_mongo(d) for d in referral.documents],
-        "timeline": [_change_to_mongo(c) for c in referral.timeline],
+        "documents": [_stored_document(d) for d in referral.documents],
+        "timeline": [_Change.model_validate(c).model_dump() for c in referral.timeline],
         "reports": referral.reports,
         "open_request": None if referral.open_request is None else str(referral.open_request),
         # Keys are stored as values, never as field names (a key may hold "." or "$").
         "applied_keys": [{"key": k, "fingerprint": f} for k, f in referral.applied_keys.items()],
-        "updated_at": referral.timeline[-1].at if referral.timeline else referral.created_at,
+        "updated_at": referral.updated_at,
         "legal_hold": referral.legal_hold,
     }
 
@@ -147,10 +106,12 @@ def _cursor_position(token: str) -> tuple[datetime, str]:
         created_at, case_id = json.loads(base64.urlsafe_b64decode(token.encode()))
         return datetime.fromisoformat(created_at), str(uuid.UUID(case_id))
     except (ValueError, TypeError) as exc:
-        raise InvalidCursor("cursor: not a cursor this service gave out") from exc
+        raise InvalidCursor("not a cursor this service gave out") from exc
 
 
-class ReferralRepository:
+class MongoReferrals:
+    """``referrals``: one document per case, its identity fields sealed one by one."""
+
     def __init__(
         self,
         collection: AsyncCollection[Document],
@@ -261,7 +222,7 @@ class ReferralRepository:
                 "status": {"$in": accepting},
                 "documents.document_id": {"$ne": str(document.document_id)},
             },
-            {"$push": {"documents": _document_to_mongo(document)}, "$inc": {"version": 1}},
+            {"$push": {"documents": _stored_document(document)}, "$inc": {"version": 1}},
         )
         if result.modified_count == 1:
             return True
@@ -280,12 +241,7 @@ class ReferralRepository:
             | {"wrapped_key": None, "home_office_index": None}
             | ({"notifications_pending": True} if referral.new_changes else {}),
             events=events,
-            appends={
-                "pending_notifications": [
-                    {"change_id": str(c.change_id), "status": c.status.value, "at": c.at}
-                    for c in referral.new_changes
-                ]
-            },
+            appends={"pending_notifications": [_notice(c) for c in referral.new_changes]},
         )
         referral.version += 1
         referral.new_changes.clear()
@@ -306,9 +262,7 @@ class ReferralRepository:
             changes["details"] = details
             changes["home_office_index"] = home_office_index
         notifications = [
-            {"change_id": str(c.change_id), "status": c.status.value, "at": c.at}
-            for c in referral.new_changes
-            if c.status is not ReferralStatus.DRAFT
+            _notice(c) for c in referral.new_changes if c.status is not ReferralStatus.DRAFT
         ]
         if notifications:
             changes["notifications_pending"] = True
@@ -327,22 +281,12 @@ class ReferralRepository:
 
     @staticmethod
     def _load(raw: Document) -> StoredReferral:
-        open_request = raw.get("open_request")
-        referral = Referral(
-            case_id=uuid.UUID(raw["_id"]),
-            reference=raw["reference"],
-            organisation=raw["organisation"],
-            created_by=raw["created_by"],
-            status=ReferralStatus(raw["status"]),
-            created_at=raw["created_at"],
-            version=raw["version"],
-            documents=[_document_from_mongo(d) for d in raw.get("documents", [])],
-            submitted_at=raw.get("submitted_at"),
-            timeline=[_change_from_mongo(c) for c in raw.get("timeline", [])],
-            reports=raw.get("reports", []),
-            open_request=None if open_request is None else uuid.UUID(open_request),
-            applied_keys={a["key"]: a["fingerprint"] for a in raw.get("applied_keys", [])},
-            legal_hold=raw.get("legal_hold"),
+        referral = _REFERRAL.validate_python(
+            raw
+            | {
+                "case_id": raw["_id"],
+                "applied_keys": {a["key"]: a["fingerprint"] for a in raw.get("applied_keys", [])},
+            }
         )
         wrapped = raw.get("wrapped_key")
         return StoredReferral(

@@ -155,6 +155,11 @@ class Referral:
         return self.reports[-1] if self.reports else None
 
     @property
+    def updated_at(self) -> datetime:
+        """When the referral last changed status (its creation, until the first change)."""
+        return self.timeline[-1].at if self.timeline else self.created_at
+
+    @property
     def deadline(self) -> date | None:
         """The date the current stage is due by, if one applies."""
         for change in reversed(self.timeline):

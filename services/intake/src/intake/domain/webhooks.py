@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from corroborate.crypto import WrappedKey
+
 SIGNATURE_HEADER = "Corroborate-Signature"
 DELIVERY_HEADER = "Corroborate-Delivery"
 SIGNATURE_VERSION = "v1"
@@ -61,6 +63,75 @@ class Attempt:
     @property
     def accepted(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class WebhookNotRegistered(Exception):
+    """The organisation has no webhook endpoint."""
+
+
+class SendFailed(Exception):
+    """A POST got no answer; the message is a short reason that holds no URL, header or body."""
+
+
+@dataclass(frozen=True)
+class RegisteredEndpoint:
+    """Where an organisation's notifications go; the secret is never part of it."""
+
+    organisation: str
+    url: str
+    registered_by: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class SealedEndpoint:
+    url: str
+    wrapped_key: WrappedKey
+    sealed_secret: str
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One notification as its organisation sees it in the delivery history."""
+
+    delivery_id: str
+    case_reference: str
+    status: str
+    occurred_at: datetime
+    state: DeliveryState
+    attempts: list[Attempt]
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[DeliveryRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A due delivery this process holds the lease on until it records the attempt."""
+
+    delivery_id: str
+    organisation: str
+    case_reference: str
+    status: str
+    occurred_at: datetime
+    attempts_made: int
+    lease_id: str
+
+
+@dataclass(frozen=True)
+class StatusChangeNotice:
+    """A pending notification as the referral holds it."""
+
+    case_id: str
+    organisation: str
+    case_reference: str
+    change_id: str
+    status: str
+    at: datetime
 
 
 def signature_header(secret: bytes, timestamp: int, body: bytes) -> str:

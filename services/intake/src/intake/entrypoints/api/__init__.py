@@ -1,0 +1,24 @@
+"""Intake's HTTP API: referral partners' referrals and evidence, admins' retention, webhooks."""
+
+from fastapi import APIRouter
+
+from intake.entrypoints.api.errors import ERRORS
+from intake.entrypoints.api.routes import (
+    documents,
+    referrals,
+    reports,
+    retention,
+    submission,
+    webhooks,
+)
+
+ROUTERS: list[APIRouter] = [
+    referrals.router,
+    documents.router,
+    submission.router,
+    reports.router,
+    retention.router,
+    webhooks.router,
+]
+
+__all__ = ["ERRORS", "ROUTERS"]

@@ -1,0 +1,33 @@
+"""What intake's routes depend on: its use cases, and the Idempotency-Key header."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from intake.service import Intake
+from intake.service.webhooks import Webhooks
+
+
+def _intake(request: Request) -> Intake:
+    intake: Intake = request.app.state.intake
+    return intake
+
+
+def _webhooks(request: Request) -> Webhooks:
+    webhooks: Webhooks = request.app.state.webhooks
+    return webhooks
+
+
+IntakeService = Annotated[Intake, Depends(_intake)]
+WebhookService = Annotated[Webhooks, Depends(_webhooks)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9._:-]{8,100}$",
+        description="Retrying with the same key repeats nothing: one referral, one document.",
+    ),
+]
+Organisation = Annotated[str, Path(min_length=1, max_length=200)]
