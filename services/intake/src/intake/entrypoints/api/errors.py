@@ -26,8 +26,7 @@ from intake.service.errors import (
 TAMPERED = "the stored document failed its integrity check; it was not sent"
 
 
-def _draft_invalid(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, DraftInvalid)
+def _draft_invalid(exc: DraftInvalid) -> InvalidFields:
     return InvalidFields(
         f"{len(exc.errors)} field(s) invalid",
         [
@@ -41,8 +40,7 @@ def _draft_invalid(exc: Exception) -> InvalidFields:
     )
 
 
-def _incomplete(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, SubmissionIncomplete)
+def _incomplete(exc: SubmissionIncomplete) -> InvalidFields:
     return InvalidFields(
         "the referral is incomplete",
         [
@@ -52,7 +50,7 @@ def _incomplete(exc: Exception) -> InvalidFields:
     )
 
 
-def _key_reused(_exc: Exception) -> InvalidFields:
+def _key_reused(_exc: IdempotencyKeyReused) -> InvalidFields:
     return InvalidFields(
         "Idempotency-Key already used",
         [
@@ -65,22 +63,21 @@ def _key_reused(_exc: Exception) -> InvalidFields:
     )
 
 
-def _invalid_cursor(exc: Exception) -> InvalidFields:
+def _invalid_cursor(exc: InvalidCursor) -> InvalidFields:
     return InvalidFields(
         "the cursor is refused",
         [FieldError(field="cursor", rule="invalid_cursor", message=str(exc))],
     )
 
 
-def _unreadable(exc: Exception) -> InvalidFields:
+def _unreadable(exc: DocumentUnreadable) -> InvalidFields:
     field, _, message = str(exc).partition(": ")
     return InvalidFields(
         message, [FieldError(field=field, rule="unreadable_content", message=message)]
     )
 
 
-def _refused_url(exc: Exception) -> InvalidFields:
-    assert isinstance(exc, InvalidWebhookUrl)
+def _refused_url(exc: InvalidWebhookUrl) -> InvalidFields:
     return InvalidFields(
         "the webhook URL is refused", [FieldError(field="url", rule=exc.rule, message=str(exc))]
     )
