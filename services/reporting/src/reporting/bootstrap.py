@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI
 from faststream import FastStream
 
+from corroborate.http import answer_errors
 from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
@@ -22,11 +24,12 @@ from reporting.adapters.statistics import (
     OperationsProjection,
     PatternProjection,
 )
+from reporting.entrypoints.api.errors import ERRORS
+from reporting.entrypoints.api.routes import legal_reviews, operations, reports, statistics
 from reporting.entrypoints.events import event_handlers
-from reporting.entrypoints.http import build_router
-from reporting.entrypoints.statistics_http import build_statistics_router
-from reporting.service import Reporting
-from reporting.statistics_service import Statistics
+from reporting.service.issuing import Issuing, Retention
+from reporting.service.legal_review import LegalQueue
+from reporting.service.statistics import Statistics
 
 SERVICE = "reporting"
 TITLE = "Corroborate reporting"
@@ -34,7 +37,19 @@ VERSION = "0.1.0"
 REPORTS = "reports"
 
 
-def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
+@dataclass(frozen=True)
+class UseCases:
+    legal_queue: LegalQueue
+    issuing: Issuing
+    statistics: Statistics
+
+    async def prepare(self) -> None:
+        await self.legal_queue.prepare()
+        await self.issuing.prepare()
+        await self.statistics.prepare()
+
+
+def build(settings: Settings) -> tuple[ServiceRuntime, UseCases]:
     """Wire reporting's use cases to its infrastructure; nothing connects yet."""
     link_secret = settings.report_link_secret.get_secret_value()
     if not link_secret:
@@ -45,60 +60,71 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Reporting, Statistics]:
         buckets=(settings.bucket_name(REPORTS),),
         outbox_collections=(COLLECTION,),
     )
-    reporting = Reporting(
-        reviews=LegalReviewRepository(
-            runtime.collection(COLLECTION), on_events=runtime.relay.notify
+    reviews = LegalReviewRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify)
+    use_cases = UseCases(
+        legal_queue=LegalQueue(
+            reviews=reviews,
+            keyring=runtime.keyring,
+            deadlines=DeadlineLog(runtime.collection(DEADLINES)),
+            withdrawn=WithdrawnCases(runtime.collection(WITHDRAWN)),
+            audit=runtime.audit,
         ),
-        deadlines=DeadlineLog(runtime.collection(DEADLINES)),
-        withdrawn=WithdrawnCases(runtime.collection(WITHDRAWN)),
-        retention_mode=settings.evidence_retention_mode,
-        retention=timedelta(days=settings.evidence_retention_days),
-        audit=runtime.audit,
-        keyring=runtime.keyring,
-        store=runtime.store,
-        reports_bucket=settings.bucket_name(REPORTS),
-        links=DownloadLinks(
-            secret=link_secret.encode(), ttl=timedelta(seconds=settings.report_link_ttl_seconds)
+        issuing=Issuing(
+            reviews=reviews,
+            keyring=runtime.keyring,
+            store=runtime.store,
+            reports_bucket=settings.bucket_name(REPORTS),
+            retention=Retention(
+                mode=settings.evidence_retention_mode,
+                period=timedelta(days=settings.evidence_retention_days),
+            ),
+            links=DownloadLinks(
+                secret=link_secret.encode(),
+                ttl=timedelta(seconds=settings.report_link_ttl_seconds),
+            ),
+            public_url=settings.reporting_url,
+            audit=runtime.audit,
+        ),
+        statistics=Statistics(
+            patterns=PatternProjection(
+                runtime.collection(PATTERNS),
+                runtime.collection(PATTERN_TABLES),
+                runtime.collection(PATTERN_SEQUENCE),
+            ),
+            operations=OperationsProjection(runtime.collection(OPERATIONS)),
+            keyring=runtime.keyring,
+            threshold=settings.statistics_threshold,
+            base=settings.statistics_rounding_base,
+            audit=runtime.audit,
         ),
     )
-    statistics = Statistics(
-        patterns=PatternProjection(
-            runtime.collection(PATTERNS),
-            runtime.collection(PATTERN_TABLES),
-            runtime.collection(PATTERN_SEQUENCE),
-        ),
-        operations=OperationsProjection(runtime.collection(OPERATIONS)),
-        keyring=runtime.keyring,
-        threshold=settings.statistics_threshold,
-        base=settings.statistics_rounding_base,
-        audit=runtime.audit,
-    )
-    runtime.subscribe(event_handlers(reporting, statistics))
+    runtime.subscribe(event_handlers(use_cases.legal_queue, use_cases.statistics))
     runtime.publishes("report.issued", "report.changes_requested")
-    return runtime, reporting, statistics
+    return runtime, use_cases
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, reporting, statistics = build(settings)
-
-    async def prepare() -> None:
-        await reporting.prepare()
-        await statistics.prepare()
-
-    return service_app(
+    runtime, use_cases = build(settings)
+    app = service_app(
         runtime=runtime,
         title=TITLE,
         version=VERSION,
         summary="Legal sign-off, the medico-legal report and its download, and statistics.",
-        prepare=prepare,
-        router=[build_router(public_url=settings.reporting_url), build_statistics_router()],
-        state={"reporting": reporting, "statistics": statistics},
+        prepare=use_cases.prepare,
+        router=[legal_reviews.router, reports.router, statistics.router, operations.router],
+        state={
+            "legal_queue": use_cases.legal_queue,
+            "issuing": use_cases.issuing,
+            "statistics": use_cases.statistics,
+        },
     )
+    answer_errors(app, ERRORS)
+    return app
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
     """For ``faststream docs gen --factory reporting.bootstrap:create_asyncapi_app``."""
-    runtime, _, _ = build(settings or load_settings())
+    runtime, _ = build(settings or load_settings())
     return runtime.asyncapi_app(title=TITLE, version=VERSION)

@@ -1,82 +1,121 @@
-"""Legal reviews and issued report versions in MongoDB: every query reporting makes."""
+"""Legal reviews and issued report versions in MongoDB: every query reporting makes.
+
+A review's stored document is shaped here and only here: the models below read the domain
+objects' attributes and dump them as stored (ids and due dates as text, the findings and
+documents as JSON, times as BSON dates); a ``TypeAdapter`` of the domain class reads it back.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from typing import Annotated, Any
 
+from pydantic import BaseModel, ConfigDict, PlainSerializer, TypeAdapter
 from pymongo.asynchronous.collection import AsyncCollection
 
 from corroborate.events.contracts import ClinicalFindings, DocumentReference, SealedDetails
 from corroborate.events.envelope import EventEnvelope
-from corroborate.mongo import AggregateCollection, Document
-from reporting.domain.legal_review import (
-    ChangeRequest,
-    Download,
-    LegalReview,
-    LegalReviewStatus,
-    ReportVersion,
-    SignOff,
-)
+from corroborate.mongo import AggregateCollection, Document, StoredAggregate
+from reporting.domain.legal_review import ChangeRequest, LegalReview, LegalReviewStatus
+from reporting.ports import StoredReview
 
 COLLECTION = "legal_reviews"
 
 
-class CaseErasedError(Exception):
-    """The case was erased: its data key is gone here too, and its reports unreadable."""
+def _as_json(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
 
 
-class StoredReview:
-    def __init__(self, review: LegalReview, *, protected: SealedDetails | None) -> None:
-        self.review = review
-        self._protected = protected
+_Text = Annotated[uuid.UUID, PlainSerializer(str)]
+_Day = Annotated[date, PlainSerializer(date.isoformat)]
+_Findings = Annotated[ClinicalFindings, PlainSerializer(_as_json)]
+_DocumentRef = Annotated[DocumentReference, PlainSerializer(_as_json)]
 
-    @property
-    def protected(self) -> SealedDetails:
-        if self._protected is None:
-            raise CaseErasedError(f"case {self.review.case_id} was erased")
-        return self._protected
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _SignOff(_Shape):
+    by: str
+    at: datetime
+    statement: str
+
+
+class _Download(_Shape):
+    by: str
+    organisation: str
+    at: datetime
+
+
+class _Report(_Shape):
+    report_id: _Text
+    version: int
+    object_key: str
+    sha256: str
+    size: int
+    issued_at: datetime
+    version_id: str | None
+    signed_off: _SignOff | None
+    downloads: list[_Download]
+
+
+class _ChangeRequest(_Shape):
+    by: str
+    at: datetime
+    sealed_comments: str
+
+
+class _State(_Shape):
+    """What a save may change."""
+
+    status: str
+    sign_off: _SignOff | None
+    reports: list[_Report]
+    change_requests: list[_ChangeRequest]
+    findings: _Findings
+    previous_findings: _Findings | None
+    approved_by: str | None
+    documents: list[_DocumentRef]
+    received_at: datetime
+
+
+class _Opening(_Shape):
+    """What the review is opened with and keeps."""
+
+    reference: str
+    organisation: str
+    clinician_id: str
+    clinician_name: str
+    clinician_qualifications: str
+    report_due: _Day | None
+    correlation_id: _Text
+
+
+_REVIEW = TypeAdapter(LegalReview)
 
 
 def _state(review: LegalReview) -> Document:
-    return {
-        "status": review.status.value,
-        "sign_off": _sign_off(review.sign_off),
-        "reports": [
-            {
-                "report_id": str(r.report_id),
-                "version": r.version,
-                "object_key": r.object_key,
-                "sha256": r.sha256,
-                "size": r.size,
-                "issued_at": r.issued_at,
-                "version_id": r.version_id,
-                "signed_off": _sign_off(r.signed_off),
-                "downloads": [
-                    {"by": d.by, "organisation": d.organisation, "at": d.at} for d in r.downloads
-                ],
-            }
-            for r in review.reports
-        ],
-        "change_requests": [
-            {"by": c.by, "at": c.at, "sealed_comments": c.sealed_comments}
-            for c in review.change_requests
-        ],
-        "findings": review.findings.model_dump(mode="json"),
-        "previous_findings": review.previous_findings.model_dump(mode="json")
-        if review.previous_findings
-        else None,
-        "approved_by": review.approved_by,
-        "documents": [d.model_dump(mode="json") for d in review.documents],
-        "received_at": review.received_at,
-    }
+    return _State.model_validate(review).model_dump()
 
 
-def _sign_off(sign_off: SignOff | None) -> Document | None:
-    if sign_off is None:
+def _load(raw: Document) -> LegalReview:
+    return _REVIEW.validate_python({**raw, "case_id": raw["_id"]})
+
+
+def _stored(raw: Document | None) -> StoredReview | None:
+    if raw is None:
         return None
-    return {"by": sign_off.by, "at": sign_off.at, "statement": sign_off.statement}
+    protected = raw.get("protected") or {}
+    alive = "key_id" in (protected.get("wrapped_key") or {})
+    review = _load(raw)
+    return StoredAggregate(
+        review,
+        case_id=review.case_id,
+        protected=SealedDetails.model_validate(protected) if alive else None,
+    )
 
 
 class LegalReviewRepository:
@@ -96,13 +135,7 @@ class LegalReviewRepository:
         await self._aggregates.create(
             document={
                 "_id": str(review.case_id),
-                "reference": review.reference,
-                "organisation": review.organisation,
-                "clinician_id": review.clinician_id,
-                "clinician_name": review.clinician_name,
-                "clinician_qualifications": review.clinician_qualifications,
-                "report_due": review.report_due.isoformat() if review.report_due else None,
-                "correlation_id": str(review.correlation_id),
+                **_Opening.model_validate(review).model_dump(),
                 "protected": protected.model_dump(),
                 **_state(review),
             },
@@ -166,52 +199,3 @@ class LegalReviewRepository:
             processed_event=processed_event,
         )
         review.version += 1
-
-
-def _stored(raw: Document | None) -> StoredReview | None:
-    if raw is None:
-        return None
-    protected = raw.get("protected") or {}
-    alive = "key_id" in (protected.get("wrapped_key") or {})
-    return StoredReview(
-        _load(raw), protected=SealedDetails.model_validate(protected) if alive else None
-    )
-
-
-def _load(raw: Document) -> LegalReview:
-    sign_off = raw.get("sign_off")
-    return LegalReview(
-        case_id=uuid.UUID(raw["_id"]),
-        reference=raw["reference"],
-        organisation=raw["organisation"],
-        clinician_id=raw["clinician_id"],
-        clinician_name=raw["clinician_name"],
-        approved_by=raw.get("approved_by"),
-        findings=ClinicalFindings.model_validate(raw["findings"]),
-        documents=[DocumentReference.model_validate(d) for d in raw["documents"]],
-        report_due=date.fromisoformat(raw["report_due"]) if raw.get("report_due") else None,
-        received_at=raw["received_at"],
-        correlation_id=uuid.UUID(raw["correlation_id"]),
-        status=LegalReviewStatus(raw["status"]),
-        version=raw["version"],
-        sign_off=SignOff(**sign_off) if sign_off else None,
-        reports=[
-            ReportVersion(
-                report_id=uuid.UUID(r["report_id"]),
-                version=r["version"],
-                object_key=r["object_key"],
-                sha256=r["sha256"],
-                size=r["size"],
-                issued_at=r["issued_at"],
-                version_id=r.get("version_id"),
-                signed_off=SignOff(**r["signed_off"]) if r.get("signed_off") else None,
-                downloads=[Download(**d) for d in r.get("downloads", [])],
-            )
-            for r in raw.get("reports", [])
-        ],
-        change_requests=[ChangeRequest(**c) for c in raw.get("change_requests", [])],
-        previous_findings=ClinicalFindings.model_validate(raw["previous_findings"])
-        if raw.get("previous_findings")
-        else None,
-        clinician_qualifications=raw.get("clinician_qualifications", ""),
-    )

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import bson
+from pydantic import TypeAdapter
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -192,31 +193,18 @@ def _decode(document: Document, by: Sequence[str]) -> Counts:
     )
 
 
+_FACTS = TypeAdapter(CaseFacts)
+
+
 def _stored(facts: CaseFacts) -> Document:
-    return {
-        "countries": list(facts.countries),
-        "year": facts.year,
-        "methods": list(facts.methods),
-        "perpetrators": list(facts.perpetrators),
-        "gender": facts.gender,
-        "age_band": facts.age_band,
-        "origin": facts.origin,
-        "month": facts.month,
-    }
+    stored: Document = _FACTS.dump_python(facts)
+    return stored
 
 
 def facts_from_stored(raw: Mapping[str, Any]) -> CaseFacts:
     """A case's facts from their stored form (as ``PatternProjection`` files them)."""
-    return CaseFacts(
-        countries=tuple(raw["countries"]),
-        year=raw["year"],
-        methods=tuple(raw["methods"]),
-        perpetrators=tuple(raw["perpetrators"]),
-        gender=raw["gender"],
-        age_band=raw["age_band"],
-        origin=raw["origin"],
-        month=raw["month"],
-    )
+    facts: CaseFacts = _FACTS.validate_python(raw)
+    return facts
 
 
 class OperationsProjection:

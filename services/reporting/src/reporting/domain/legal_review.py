@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from corroborate.events.contracts import ClinicalFindings, DocumentReference
+from corroborate.events.contracts import ClinicalFindings, DocumentReference, findings_changes
 
 
 class LegalReviewStatus(StrEnum):
@@ -95,6 +95,13 @@ class LegalReview:
     @property
     def latest_report(self) -> ReportVersion | None:
         return self.reports[-1] if self.reports else None
+
+    @property
+    def changed(self) -> list[str]:
+        """What the revised draft changed since legal sent it back (empty if new)."""
+        if self.previous_findings is None:
+            return []
+        return findings_changes(self.previous_findings, self.findings)
 
     def sign(self, *, by: str, at: datetime, statement: str) -> SignOff:
         if self.status is not LegalReviewStatus.AWAITING_LEGAL_REVIEW:

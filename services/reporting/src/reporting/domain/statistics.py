@@ -27,6 +27,10 @@ DIMENSIONS = ("country", "year", "method", "perpetrator", "gender", "age_band", 
 UNKNOWN = "unknown"
 
 
+class InvalidQuery(ValueError):
+    """A table asked for by an unknown dimension, or by one dimension twice."""
+
+
 @dataclass(frozen=True)
 class CaseFacts:
     """One consenting case as statistics see it: no names, dates of birth or references, no
@@ -54,7 +58,7 @@ class CaseFacts:
         }
         if dimension in one:
             return (one[dimension],)
-        raise ValueError(f"by: unknown dimension {dimension}")
+        raise InvalidQuery(f"by: unknown dimension {dimension}")
 
 
 @dataclass(frozen=True)
@@ -85,9 +89,11 @@ def check_query(by: Sequence[str], filters: Mapping[str, set[str]] | None = None
     """Refuse a table asked for by an unknown dimension, or by one dimension twice."""
     unknown = [d for d in (*by, *(filters or {})) if d not in DIMENSIONS]
     if unknown:
-        raise ValueError(f"by: unknown dimension {unknown[0]}; use one of {', '.join(DIMENSIONS)}")
+        raise InvalidQuery(
+            f"by: unknown dimension {unknown[0]}; use one of {', '.join(DIMENSIONS)}"
+        )
     if len(set(by)) != len(by):
-        raise ValueError("by: a dimension is given twice")
+        raise InvalidQuery("by: a dimension is given twice")
 
 
 @dataclass

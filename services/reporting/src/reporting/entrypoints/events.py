@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from corroborate.events.envelope import EventEnvelope
-from corroborate.messaging.rabbit import EventHandler
-from reporting.service import Reporting
-from reporting.statistics_service import Statistics
+from corroborate.events.contracts import (
+    CaseErased,
+    CaseEscalated,
+    ReferralAccepted,
+    ReferralDeclined,
+    ReferralSubmitted,
+    ReferralWithdrawn,
+    ReportIssued,
+    ReviewCompleted,
+)
+from corroborate.messaging.handlers import EventHandlers
+from reporting.service.legal_review import LegalQueue
+from reporting.service.statistics import Statistics
 
 
-def _in_turn(*handlers: EventHandler) -> EventHandler:
-    """Several handlers for one event, each idempotent; statistics first, so a redelivery
-    that the legal review recognises as already handled has updated them too."""
-
-    async def handle(envelope: EventEnvelope, payload: object) -> None:
-        for handler in handlers:
-            await handler(envelope, payload)
-
-    return handle
-
-
-def event_handlers(reporting: Reporting, statistics: Statistics) -> dict[str, EventHandler]:
-    return {
-        "review.completed": _in_turn(statistics.on_review_completed, reporting.on_review_completed),
-        "case.escalated": reporting.on_case_escalated,
-        "referral.withdrawn": _in_turn(
-            statistics.on_referral_withdrawn, reporting.on_referral_withdrawn
-        ),
-        "referral.submitted": statistics.on_referral_submitted,
-        "referral.accepted": statistics.on_referral_accepted,
-        "referral.declined": statistics.on_referral_declined,
-        "report.issued": statistics.on_report_issued,
-        "case.erased": reporting.on_case_erased,
-    }
+def event_handlers(legal: LegalQueue, statistics: Statistics) -> EventHandlers:
+    """Each handler is idempotent. Where both hear an event, statistics go first, so a
+    redelivery that the legal review recognises as already handled has updated them too."""
+    return (
+        EventHandlers()
+        .on(ReviewCompleted, statistics.on_review_completed, legal.on_review_completed)
+        .on(CaseEscalated, legal.on_case_escalated)
+        .on(ReferralWithdrawn, statistics.on_referral_withdrawn, legal.on_referral_withdrawn)
+        .on(ReferralSubmitted, statistics.on_referral_submitted)
+        .on(ReferralAccepted, statistics.on_referral_accepted)
+        .on(ReferralDeclined, statistics.on_referral_declined)
+        .on(ReportIssued, statistics.on_report_issued)
+        .on(CaseErased, legal.on_case_erased)
+    )

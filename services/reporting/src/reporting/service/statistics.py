@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from corroborate.audit import AuditLog, actor_of
+from corroborate.audit import actor_of
 from corroborate.auth import Principal
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -26,8 +26,8 @@ from corroborate.events.contracts import (
     ReviewCompleted,
 )
 from corroborate.events.envelope import EventEnvelope
-from reporting.adapters.statistics import OperationsProjection, PatternProjection
 from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, protect
+from reporting.ports import AuditTrail, OperationsStore, PatternStore
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,12 @@ class Statistics:
     def __init__(
         self,
         *,
-        patterns: PatternProjection,
-        operations: OperationsProjection,
+        patterns: PatternStore,
+        operations: OperationsStore,
         keyring: KeyRing,
         threshold: int,
         base: int,
-        audit: AuditLog,
+        audit: AuditTrail,
     ) -> None:
         self._audit = audit
         self._patterns = patterns
@@ -76,10 +76,9 @@ class Statistics:
     def _key(self, case_id: uuid.UUID) -> str:
         return self._keyring.blind_index(str(case_id), purpose="statistics")
 
-    # --- fed by events ------------------------------------------------------------------------
-
-    async def on_referral_submitted(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReferralSubmitted)
+    async def on_referral_submitted(
+        self, envelope: EventEnvelope, payload: ReferralSubmitted
+    ) -> None:
         key = self._key(envelope.case_id)
         month = payload.submitted_at.strftime("%Y-%m")
         await self._operations.update(key, received_month=month, stage="triage")
@@ -100,8 +99,9 @@ class Statistics:
         )
         await self._patterns.record(key, facts)
 
-    async def on_referral_accepted(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReferralAccepted)
+    async def on_referral_accepted(
+        self, envelope: EventEnvelope, payload: ReferralAccepted
+    ) -> None:
         await self._operations.update(
             self._key(envelope.case_id),
             accepted_on=payload.accepted_at.date(),
@@ -110,31 +110,29 @@ class Statistics:
             stage="assessment",
         )
 
-    async def on_referral_declined(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReferralDeclined)
+    async def on_referral_declined(
+        self, envelope: EventEnvelope, payload: ReferralDeclined
+    ) -> None:
         await self._operations.update(
             self._key(envelope.case_id),
             declined_month=payload.declined_at.strftime("%Y-%m"),
             stage="declined",
         )
 
-    async def on_referral_withdrawn(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReferralWithdrawn)
+    async def on_referral_withdrawn(
+        self, envelope: EventEnvelope, payload: ReferralWithdrawn
+    ) -> None:
         await self._operations.update(self._key(envelope.case_id), stage="withdrawn")
 
-    async def on_review_completed(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReviewCompleted)
+    async def on_review_completed(self, envelope: EventEnvelope, payload: ReviewCompleted) -> None:
         await self._operations.update(self._key(envelope.case_id), stage="legal_review")
 
-    async def on_report_issued(self, envelope: EventEnvelope, payload: object) -> None:
-        assert isinstance(payload, ReportIssued)
+    async def on_report_issued(self, envelope: EventEnvelope, payload: ReportIssued) -> None:
         if payload.version != 1:
             return  # corrections do not change when the report was first delivered
         await self._operations.update(
             self._key(envelope.case_id), issued_on=payload.issued_at.date(), stage="issued"
         )
-
-    # --- queries ------------------------------------------------------------------------------
 
     async def patterns(
         self, *, caller: Principal, by: Sequence[str], filters: Mapping[str, set[str]]

@@ -1,0 +1,1 @@
+"""Reporting's HTTP API: legal review, issued reports, statistics."""

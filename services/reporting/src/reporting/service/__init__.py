@@ -1,0 +1,1 @@
+"""Reporting's use cases, by feature: the legal queue, issuing reports, statistics."""
