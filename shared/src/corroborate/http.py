@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -312,15 +311,3 @@ def binary_upload(*, refused: str) -> dict[str, Any]:
             415: {"description": f"{refused}, judged from its bytes; nothing stored"},
         },
     }
-
-
-@contextmanager
-def answering(errors: Mapping[type[Exception], tuple[int, str | None]]) -> Iterator[None]:
-    """Deprecated: per-route mapping, kept only until every service uses ``answer_errors``."""
-    try:
-        yield
-    except tuple(errors) as exc:
-        for error_type, (status_code, detail) in errors.items():
-            if isinstance(exc, error_type):
-                raise HTTPException(status_code, detail or str(exc)) from exc
-        raise
