@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -81,6 +81,19 @@ def verify(records: Iterable[Mapping[str, Any]]) -> Broken | None:
 
 
 HEAD = "head"
+
+
+class AuditTrail(Protocol):
+    """What a use case needs of the audit log (``AuditLog``; a fake in unit tests)."""
+
+    async def record(
+        self,
+        action: str,
+        *,
+        actor: Actor,
+        case_id: object | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> int: ...
 
 
 class AuditLog:

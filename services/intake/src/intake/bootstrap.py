@@ -26,11 +26,11 @@ from intake.adapters.webhook_store import (
     MongoWebhookDeliveries,
     MongoWebhookEndpoints,
 )
-from intake.domain.ports import WebhookDeliveries, WebhookEndpoints
 from intake.domain.webhooks import DEFAULT_RETRY_POLICY, RetryPolicy
 from intake.entrypoints.api import ERRORS, ROUTERS
 from intake.entrypoints.events import event_handlers
 from intake.entrypoints.loops import WebhookDispatcher
+from intake.ports import WebhookDeliveries, WebhookEndpoints
 from intake.service import PUBLISHES, Intake
 from intake.service.webhooks import WebhookDispatch, Webhooks
 

@@ -18,8 +18,8 @@ from corroborate.audit import Actor
 from corroborate.auth import Principal, Role
 from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.events.envelope import EventEnvelope
-from intake.domain.ports import ListFilter, StoredReferral
 from intake.domain.referral import DocumentRecord, Referral, SubmissionIncomplete
+from intake.ports import ListFilter, StoredReferral
 from intake.service.cases import Cases
 from intake.service.drafts import Drafts
 from intake.service.submission import Submission

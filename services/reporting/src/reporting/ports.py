@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from corroborate.audit import Actor
 from corroborate.events.contracts import CaseEscalated, SealedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import StoredAggregate
@@ -45,19 +44,6 @@ class LegalReviews(Protocol):
         events: list[EventEnvelope],
         processed_event: uuid.UUID | None = None,
     ) -> None: ...
-
-
-class AuditTrail(Protocol):
-    """Where every action on a case is recorded."""
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int: ...
 
 
 class EscalationLog(Protocol):

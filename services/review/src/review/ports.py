@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
-from corroborate.audit import Actor
 from corroborate.crypto import DataKey
 from corroborate.events.contracts import SealedDetails
 from corroborate.events.envelope import EventEnvelope
@@ -68,19 +67,6 @@ class Roster(Protocol):
     async def all(self) -> list[Clinician]: ...
 
     async def caseloads(self) -> Counter[str]: ...
-
-
-class AuditTrail(Protocol):
-    """Where every action on a case is recorded."""
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int: ...
 
 
 class PhotographStore(Protocol):

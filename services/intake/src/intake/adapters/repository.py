@@ -17,7 +17,6 @@ from pymongo.errors import DuplicateKeyError, OperationFailure
 from corroborate.crypto import WrappedKey
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import AggregateCollection, Document
-from intake.domain.ports import InvalidCursor, ListFilter, StoredReferral
 from intake.domain.referral import (
     DocumentKind,
     DocumentRecord,
@@ -25,6 +24,7 @@ from intake.domain.referral import (
     ReferralStatus,
     StatusChange,
 )
+from intake.ports import InvalidCursor, ListFilter, StoredReferral
 
 COLLECTION = "referrals"
 

@@ -26,7 +26,6 @@ from corroborate.clock import utc_now
 from corroborate.crypto import WrappedKey
 from corroborate.logging import get_logger
 from corroborate.mongo import Document
-from intake.domain.ports import InvalidCursor
 from intake.domain.webhooks import (
     Attempt,
     ClaimedDelivery,
@@ -37,6 +36,7 @@ from intake.domain.webhooks import (
     SealedEndpoint,
     StatusChangeNotice,
 )
+from intake.ports import InvalidCursor
 
 ENDPOINTS = "webhook_endpoints"
 DELIVERIES = "webhook_deliveries"

@@ -8,17 +8,17 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
-from corroborate.audit import Actor, actor_of
+from corroborate.audit import AuditTrail, actor_of
 from corroborate.auth import Principal
 from corroborate.crypto import DataKey, KeyRing, WrappedKey, open_fields, seal_fields
 from corroborate.events.contracts import CASE_EVENTS, SealedText, open_text
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import CaseErasedError
 from intake.domain.details import IDENTITY_PATHS, check_draft
-from intake.domain.ports import ListFilter, ReferralRepository, StoredReferral
 from intake.domain.referral import Referral, ReferralStatus, StatusChange
+from intake.ports import ListFilter, ReferralRepository, StoredReferral
 from intake.service.errors import IdempotencyKeyReused, NotFound
 
 PRODUCER = "intake"
@@ -31,19 +31,6 @@ NOTE_PURPOSE = {
     ReferralStatus.DECLINED: "decline-reason",
     ReferralStatus.WITHDRAWN: "withdrawal-reason",
 }
-
-
-class AuditTrail(Protocol):
-    """The tamper-evident log of who did what to which case (``corroborate.audit.AuditLog``)."""
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from corroborate.evidence import HEAD_BYTES, IMAGE_TYPES, ContentType, content_c
 from corroborate.images import WORKING_COPY_TYPE, reencode_without_metadata, stripper_for
 from corroborate.storage import ObjectStore, StoredObject
 from corroborate.uploads import checked_stream, limited, prepend, read_head
-from intake.domain.ports import StoredReferral
 from intake.domain.referral import DocumentKind, DocumentRecord, InvalidTransition, WorkingCopy
+from intake.ports import StoredReferral
 from intake.service.cases import Cases, Replayed
 from intake.service.errors import (
     DocumentTypeRefused,

@@ -10,8 +10,8 @@ from corroborate.audit import actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from intake.domain.details import check_draft, merge_patch
-from intake.domain.ports import StoredReferral
 from intake.domain.referral import Referral, ReferralStatus, new_reference
+from intake.ports import StoredReferral
 from intake.service.cases import Cases, ReferralRead, Replayed
 from intake.service.errors import DraftInvalid, IdempotencyKeyReused
 

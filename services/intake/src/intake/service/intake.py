@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from corroborate.audit import AuditTrail
 from corroborate.crypto import KeyRing
 from corroborate.links import DownloadLinks
 from corroborate.storage import ObjectStore
-from intake.domain.ports import ReferralRepository
-from intake.service.cases import AuditTrail, Cases
+from intake.ports import ReferralRepository
+from intake.service.cases import Cases
 from intake.service.documents import Documents
 from intake.service.drafts import Drafts
 from intake.service.progress import Progress

@@ -17,12 +17,6 @@ from datetime import timedelta
 from corroborate.clock import utc_now
 from corroborate.crypto import DecryptionError, KeyRing
 from corroborate.logging import get_logger
-from intake.domain.ports import (
-    PendingNotifications,
-    WebhookDeliveries,
-    WebhookEndpoints,
-    WebhookSender,
-)
 from intake.domain.webhooks import (
     DEFAULT_RETRY_POLICY,
     Attempt,
@@ -37,6 +31,12 @@ from intake.domain.webhooks import (
     WebhookNotRegistered,
     endpoint_host,
     validate_webhook_url,
+)
+from intake.ports import (
+    PendingNotifications,
+    WebhookDeliveries,
+    WebhookEndpoints,
+    WebhookSender,
 )
 
 log = get_logger(__name__)

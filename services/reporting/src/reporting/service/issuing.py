@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from corroborate.audit import actor_of
+from corroborate.audit import AuditTrail, actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
@@ -19,7 +19,7 @@ from corroborate.storage import ObjectStore, StoredObject
 from reporting.adapters.pdf import render_pdf
 from reporting.domain.legal_review import Download, LegalReview, ReportVersion
 from reporting.domain.report import assemble
-from reporting.ports import AuditTrail, LegalReviews, StoredReview
+from reporting.ports import LegalReviews, StoredReview
 from reporting.service.legal_review import PRODUCER, NotFound, OpenedReview, load, open_review
 
 DOWNLOAD_ATTEMPTS = 5

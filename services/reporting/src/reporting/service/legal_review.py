@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from corroborate.audit import SYSTEM, actor_of
+from corroborate.audit import SYSTEM, AuditTrail, actor_of
 from corroborate.auth import Principal
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
@@ -23,7 +23,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from reporting.domain.legal_review import LegalReview, LegalReviewStatus
-from reporting.ports import AuditTrail, EscalationLog, LegalReviews, StoredReview, WithdrawnLog
+from reporting.ports import EscalationLog, LegalReviews, StoredReview, WithdrawnLog
 
 PRODUCER = "reporting"
 QUEUE_LIMIT = 500

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from corroborate.audit import actor_of
+from corroborate.audit import AuditTrail, actor_of
 from corroborate.auth import Principal
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -27,7 +27,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, protect
-from reporting.ports import AuditTrail, OperationsStore, PatternStore
+from reporting.ports import OperationsStore, PatternStore
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from corroborate.audit import AuditTrail
 from corroborate.auth import Principal, Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS, SealedText, open_text, seal_text
 from corroborate.events.envelope import EventEnvelope, new_event
 from review.domain.case import CaseStatus, NotAssigned, ReviewCase
-from review.ports import AuditTrail, CaseRepository, PhotographStore, Roster, StoredCase
+from review.ports import CaseRepository, PhotographStore, Roster, StoredCase
 
 PRODUCER = "review"
 PUBLISHES = (

@@ -11,9 +11,9 @@ from corroborate.http import ErrorAnswers, FieldError, InvalidFields, Refusal
 from corroborate.mongo import CaseErasedError, ConcurrencyConflict
 from corroborate.storage import IntegrityError
 from corroborate.uploads import UploadTooLarge
-from intake.domain.ports import InvalidCursor
 from intake.domain.referral import InvalidTransition, LegalHoldSet, SubmissionIncomplete
 from intake.domain.webhooks import InvalidWebhookUrl, WebhookNotRegistered
+from intake.ports import InvalidCursor
 from intake.service.errors import (
     DocumentTypeRefused,
     DocumentUnreadable,
