@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -54,6 +54,20 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+StateT = TypeVar("StateT")
+
+
+def from_state(kind: type[StateT], name: str) -> Callable[[Request], StateT]:
+    """A dependency giving what the composition root put on ``app.state`` under ``name``."""
+
+    def get(request: Request) -> StateT:
+        value = getattr(request.app.state, name)
+        if not isinstance(value, kind):
+            raise TypeError(f"app.state.{name} is not a {kind.__name__}")
+        return value
+
+    return get
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

@@ -22,6 +22,7 @@ from corroborate.http import (
     InvalidFields,
     Refusal,
     answer_errors,
+    from_state,
     install_common,
     require_roles,
 )
@@ -227,3 +228,27 @@ async def test_a_refusal_no_mapping_names_is_a_plain_500() -> None:
         response = await http.post(f"/cases/{uuid.uuid4()}/close", params={"outcome": "unmapped"})
     assert response.status_code == 500
     assert "a bug" not in response.text
+
+
+async def test_a_dependency_from_state_gives_what_the_root_put_there_and_checks_its_kind() -> None:
+    class Registry:
+        pass
+
+    app = FastAPI()
+    app.state.registry = Registry()
+    app.state.wrong = "not a registry"
+
+    @app.get("/right")
+    def right(
+        registry: Annotated[Registry, Depends(from_state(Registry, "registry"))],
+    ) -> dict[str, bool]:
+        return {"same": registry is app.state.registry}
+
+    @app.get("/wrong")
+    def wrong(registry: Annotated[Registry, Depends(from_state(Registry, "wrong"))]) -> None:
+        raise AssertionError("never reached")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/right")).json() == {"same": True}
+        assert (await http.get("/wrong")).status_code == 500

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path
 
+from corroborate.http import from_state
 from intake.service import Intake
 from intake.service.webhooks import Webhooks
 
-
-def _intake(request: Request) -> Intake:
-    intake: Intake = request.app.state.intake
-    return intake
-
-
-def _webhooks(request: Request) -> Webhooks:
-    webhooks: Webhooks = request.app.state.webhooks
-    return webhooks
-
-
-IntakeService = Annotated[Intake, Depends(_intake)]
-WebhookService = Annotated[Webhooks, Depends(_webhooks)]
+IntakeService = Annotated[Intake, Depends(from_state(Intake, "intake"))]
+WebhookService = Annotated[Webhooks, Depends(from_state(Webhooks, "webhooks"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(

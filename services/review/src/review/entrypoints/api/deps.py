@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from corroborate.auth import Principal, Role
-from corroborate.http import require_roles
+from corroborate.http import from_state, require_roles
 from review.service import Review
 
-
-def _review(request: Request) -> Review:
-    review: Review = request.app.state.review
-    return review
-
-
-ReviewService = Annotated[Review, Depends(_review)]
+ReviewService = Annotated[Review, Depends(from_state(Review, "review"))]
 CaseReader = Annotated[
     Principal, Depends(require_roles(Role.COORDINATOR, Role.CLINICIAN, Role.SENIOR_CLINICIAN))
 ]
