@@ -230,10 +230,11 @@ async def test_a_refusal_no_mapping_names_is_a_plain_500() -> None:
     assert "a bug" not in response.text
 
 
-async def test_a_dependency_from_state_gives_what_the_root_put_there_and_checks_its_kind() -> None:
-    class Registry:
-        pass
+class Registry:
+    """Something the composition root puts on app.state."""
 
+
+async def test_a_dependency_from_state_gives_what_the_root_put_there_and_checks_its_kind() -> None:
     app = FastAPI()
     app.state.registry = Registry()
     app.state.wrong = "not a registry"
