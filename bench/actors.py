@@ -13,17 +13,15 @@ from typing import Any
 import aio_pika
 import httpx
 
-from corroborate.auth import Role, issue_token
+from corroborate.auth import Role
 from corroborate.settings import Settings
+from corroborate.walk.calls import Bearer, WalkFailed
+from corroborate.walk.steps import People
 
 POLL_SECONDS = 0.05
 WAIT_SECONDS = 120.0
 CLINICIANS = tuple(f"bench-clinician-{n}" for n in range(1, 5))
 SENIOR = "bench-senior-1"
-
-
-class StepFailed(Exception):
-    """A step did not get the answer it needed."""
 
 
 class Clock:
@@ -38,29 +36,23 @@ class Tokens:
     """Authorization headers for every actor, signed by the local issuer."""
 
     def __init__(self, settings: Settings, *, organisation: str) -> None:
-        if settings.auth_private_key_file is None:
-            raise StepFailed("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set")
-        key = settings.auth_private_key_file.read_text(encoding="utf-8")
+        bearer = Bearer(settings, ttl_seconds=4 * 3600)
+        self.partner = bearer(Role.PARTNER, "bench-solicitor", organisation=organisation)
+        self.coordinator = bearer(Role.COORDINATOR, "bench-coordinator")
+        self.legal = bearer(Role.LEGAL, "bench-legal")
+        self.analyst = bearer(Role.ANALYST, "bench-analyst")
+        self.senior = bearer(Role.SENIOR_CLINICIAN, SENIOR, name="Dr Bench Senior")
+        self.clinicians = {c: bearer(Role.CLINICIAN, c, name=f"Dr {c.title()}") for c in CLINICIANS}
 
-        def headers(role: Role, subject: str, **claims: str) -> dict[str, str]:
-            token = issue_token(
-                private_key_pem=key,
-                issuer=settings.auth_issuer,
-                subject=subject,
-                role=role,
-                ttl_seconds=4 * 3600,
-                **claims,  # type: ignore[arg-type]
-            )
-            return {"Authorization": f"Bearer {token}"}
-
-        self.partner = headers(Role.PARTNER, "bench-solicitor", organisation=organisation)
-        self.coordinator = headers(Role.COORDINATOR, "bench-coordinator")
-        self.legal = headers(Role.LEGAL, "bench-legal")
-        self.analyst = headers(Role.ANALYST, "bench-analyst")
-        self.senior = headers(Role.SENIOR_CLINICIAN, SENIOR, name="Dr Bench Senior")
-        self.clinicians = {
-            c: headers(Role.CLINICIAN, c, name=f"Dr {c.title()}") for c in CLINICIANS
-        }
+    def people(self) -> People:
+        """Who walks each of the run's referrals."""
+        return People(
+            partner=self.partner,
+            coordinator=self.coordinator,
+            clinicians=self.clinicians,
+            senior=self.senior,
+            legal=self.legal,
+        )
 
 
 class Watch:
@@ -94,7 +86,7 @@ class Watch:
         try:
             return await asyncio.wait_for(future, WAIT_SECONDS)
         except TimeoutError as exc:
-            raise StepFailed(f"{self._what}: not seen after {WAIT_SECONDS:.0f}s") from exc
+            raise WalkFailed(f"{self._what}: not seen after {WAIT_SECONDS:.0f}s") from exc
         finally:
             self._waiting.pop(case_id, None)
 

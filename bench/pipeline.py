@@ -1,7 +1,7 @@
 """The pipeline: referrals driven from a partner's draft to the report issued, over HTTP.
 
 Scripted actors (partner, coordinator, clinicians, senior clinician, legal reviewer) walk each
-referral through the steps of ``corroborate.cli.demo.walk_skeleton``, a bounded number of
+referral through the steps of ``corroborate.walk`` (as the demo does), a bounded number of
 referrals in flight at once. Every referral's timeline is marked at the boundaries of its hops,
 and a spy queue bound to the namespace's exchange records when each case event reached the
 broker, so each hop can be split into the HTTP call, the outbox relay and the consumer.
@@ -16,28 +16,20 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from bench.actors import (
-    CLINICIANS,
-    SENIOR,
-    Clock,
-    EventSpy,
-    StepFailed,
-    Tokens,
-    Watch,
-)
-from corroborate.cli.demo import (
-    ACCEPT,
+from bench.actors import CLINICIANS, SENIOR, Clock, EventSpy, Tokens, Watch
+from corroborate.settings import Settings
+from corroborate.walk.calls import DirectHttp, WalkFailed
+from corroborate.walk.samples import (
     minimal_pdf,
-    sample_findings,
+    roster_entry,
     sample_photograph,
     sample_referral,
 )
-from corroborate.settings import Settings
+from corroborate.walk.steps import ReferralWalk, Services, put_on_roster
 
 STALL_SECONDS = 90.0
 
@@ -116,6 +108,13 @@ class Referral:
     created_at: str = ""
     clinician: str = ""
     error: str | None = None
+    walk: ReferralWalk | None = None
+
+    @property
+    def walked(self) -> ReferralWalk:
+        if self.walk is None:
+            raise WalkFailed(f"referral {self.index} was never drafted")
+        return self.walk
 
 
 @dataclass
@@ -124,12 +123,6 @@ class PipelineRun:
     events: list[tuple[str, str, float]]  # (type, case id, seconds since the run began)
     polls: Counter[str]
     seconds: float
-
-
-def _expect(response: httpx.Response, status: int, step: str) -> Any:
-    if response.status_code != status:
-        raise StepFailed(f"{step}: HTTP {response.status_code}: {response.text[:300]}")
-    return response.json() if response.content else None
 
 
 class Driver:
@@ -166,41 +159,23 @@ class Driver:
             ),
         }
         self._run = uuid.uuid4().hex[:8]
+        self._services = Services(
+            intake=DirectHttp(http, settings.intake_url),
+            review=DirectHttp(http, settings.review_url),
+            reporting=DirectHttp(http, settings.reporting_url),
+        )
+        self._people = tokens.people()
         self._document = minimal_pdf("Home Office decision (benchmark)")
         self._photograph = sample_photograph()
 
     async def keep_roster(self) -> None:
         """The coordinator's roster, kept once: four clinicians and a senior clinician."""
-        review, coordinator = self._settings.review_url, self._tokens.coordinator
+        review, coordinator = self._services.review, self._tokens.coordinator
         for clinician in CLINICIANS:
-            _expect(
-                await self._http.put(
-                    f"{review}/roster/{clinician}",
-                    json={
-                        "name": f"Dr {clinician.title()}",
-                        "disciplines": ["physical", "psychological"],
-                        "languages": ["en", "ti"],
-                        "capacity": 100,
-                    },
-                    headers=coordinator,
-                ),
-                200,
-                "coordinator keeps the roster",
-            )
-        _expect(
-            await self._http.put(
-                f"{review}/roster/{SENIOR}",
-                json={
-                    "name": "Dr Bench Senior",
-                    "disciplines": ["physical", "psychological"],
-                    "capacity": 5,
-                    "senior": True,
-                },
-                headers=coordinator,
-            ),
-            200,
-            "coordinator adds the senior clinician",
-        )
+            entry = roster_entry(f"Dr {clinician.title()}", capacity=100)
+            await put_on_roster(review, coordinator, clinician, entry)
+        entry = roster_entry("Dr Bench Senior", capacity=5, senior=True)
+        await put_on_roster(review, coordinator, SENIOR, entry)
 
     async def walk(self, referral: Referral) -> None:
         """One referral, from the partner's draft to the partner seeing the report issued."""
@@ -218,180 +193,57 @@ class Driver:
         }
         await steps[key](referral)
 
-    def _idempotency(self, referral: Referral, step: str) -> dict[str, str]:
-        return {"Idempotency-Key": f"bench-{self._run}-{referral.index}-{step}"}
-
     async def _draft(self, referral: Referral) -> None:
-        http, tokens, mark = self._http, self._tokens, referral.marks
-        intake = self._settings.intake_url
+        mark = referral.marks
+        walk = referral.walk = ReferralWalk(
+            self._services, self._people, key=f"bench-{self._run}-{referral.index}"
+        )
         form = sample_referral(f"Bench Survivor {referral.index}")
         form["immigration"]["home_office_reference"] = f"HO-BENCH-{referral.index:06d}"
         later = {"consent": form.pop("consent"), "questions": form.pop("questions")}
 
         mark["start"] = self.clock.now()
-        created = _expect(
-            await http.post(
-                f"{intake}/referrals",
-                json=form,
-                headers={**tokens.partner, **self._idempotency(referral, "create")},
-            ),
-            201,
-            "partner starts a draft",
-        )
-        case_id = referral.case_id = created["case_id"]
-        referral.created_at = created["created_at"]
-        _expect(
-            await http.patch(f"{intake}/referrals/{case_id}", json=later, headers=tokens.partner),
-            200,
-            "partner completes the draft",
-        )
-        _expect(
-            await http.post(
-                f"{intake}/referrals/{case_id}/documents",
-                params={"kind": "home_office_decision"},
-                content=self._document,
-                headers={**tokens.partner, **self._idempotency(referral, "upload")},
-            ),
-            201,
-            "partner uploads a document",
-        )
+        created = await walk.draft(form)
+        referral.case_id, referral.created_at = created["case_id"], created["created_at"]
+        await walk.complete(later)
+        await walk.upload(self._document)
         mark["drafted"] = self.clock.now()
 
     async def _submit_to_triage(self, referral: Referral) -> None:
         mark = referral.marks
         mark["submit"] = self.clock.now()
-        _expect(
-            await self._http.post(
-                f"{self._settings.intake_url}/referrals/{referral.case_id}/submit",
-                headers={**self._tokens.partner, **self._idempotency(referral, "submit")},
-            ),
-            200,
-            "partner submits",
-        )
+        await referral.walked.submit()
         mark["submitted"] = self.clock.now()
         mark["triage_visible"] = await self.watches["triage queue"].seen(str(referral.case_id))
 
     async def _triage_to_assigned(self, referral: Referral) -> None:
-        http, review, coordinator = (
-            self._http,
-            self._settings.review_url,
-            self._tokens.coordinator,
-        )
-        case_id = referral.case_id
-        _expect(
-            await http.post(f"{review}/cases/{case_id}/decision", json=ACCEPT, headers=coordinator),
-            200,
-            "coordinator accepts",
-        )
-        suggested = _expect(
-            await http.get(f"{review}/cases/{case_id}/suggestions", headers=coordinator),
-            200,
-            "coordinator asks who fits",
-        )
+        walk = referral.walked
+        await walk.accept()
+        suggested = await walk.suggestions()
         # next() with a default: a StopIteration raised inside a coroutine becomes a RuntimeError.
         clinician = next(
             (s["clinician_id"] for s in suggested if s["clinician_id"] in CLINICIANS), None
         )
         if clinician is None:
-            raise StepFailed(f"coordinator asks who fits: no bench clinician in {suggested}")
-        _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/assignment",
-                json={"clinician_id": clinician},
-                headers=coordinator,
-            ),
-            200,
-            "coordinator assigns",
-        )
+            raise WalkFailed(f"coordinator asks who fits: no bench clinician in {suggested}")
+        await walk.assign(clinician)
         referral.clinician = clinician
         referral.marks["assigned"] = self.clock.now()
 
     async def _assessment_to_legal(self, referral: Referral) -> None:
-        case_id, mark = str(referral.case_id), referral.marks
-        await self._assess(case_id, referral.clinician)
+        walk, mark = referral.walked, referral.marks
+        await walk.assess(photograph=self._photograph)
+        await walk.approve()
         mark["assessed"] = self.clock.now()
-        mark["legal_visible"] = await self.watches["legal queue"].seen(case_id)
+        mark["legal_visible"] = await self.watches["legal queue"].seen(str(referral.case_id))
 
     async def _signoff_to_partner(self, referral: Referral) -> None:
-        case_id, mark = str(referral.case_id), referral.marks
+        mark = referral.marks
         mark["sign_off"] = self.clock.now()
-        _expect(
-            await self._http.post(
-                f"{self._settings.reporting_url}/legal-reviews/{case_id}/sign-off",
-                json={"statement": "Reviewed for legal sufficiency and approved for issue."},
-                headers=self._tokens.legal,
-            ),
-            200,
-            "legal signs off",
-        )
+        await referral.walked.sign_off()
         mark["issued"] = self.clock.now()
         mark["partner_issued"] = await self.watches["partner's issued list"].seen(
-            case_id, since=referral.created_at
-        )
-
-    async def _assess(self, case_id: str, clinician: str) -> None:
-        http, review = self._http, self._settings.review_url
-        coordinator, doctor = self._tokens.coordinator, self._tokens.clinicians[clinician]
-        booked = _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/appointments",
-                json={
-                    "on": datetime.now(UTC).date().isoformat(),
-                    "remote": False,
-                    "interpreter_language": "ti",
-                },
-                headers=coordinator,
-            ),
-            201,
-            "coordinator books an appointment",
-        )
-        appointment = booked["appointments"][-1]["appointment_id"]
-        _expect(
-            await http.put(
-                f"{review}/cases/{case_id}/appointments/{appointment}/consent",
-                json={"examination": True, "photography": True},
-                headers=doctor,
-            ),
-            200,
-            "clinician records consent",
-        )
-        photo = _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/photographs",
-                params={"appointment_id": appointment},
-                content=self._photograph,
-                headers=doctor,
-            ),
-            201,
-            "clinician attaches a photograph",
-        )
-        findings = sample_findings()
-        findings["photographs"] = [
-            {
-                "photograph_id": photo["photograph_id"],
-                "sha256": photo["sha256"],
-                "lesion": 1,
-                "caption": "Upper back, with scale",
-            }
-        ]
-        _expect(
-            await http.put(f"{review}/cases/{case_id}/findings", json=findings, headers=doctor),
-            200,
-            "clinician records findings",
-        )
-        _expect(
-            await http.post(f"{review}/cases/{case_id}/findings/submit", headers=doctor),
-            200,
-            "clinician submits for peer review",
-        )
-        _expect(
-            await http.post(
-                f"{review}/cases/{case_id}/peer-review",
-                json={"verdict": "approve", "comments": "Sound and complete."},
-                headers=self._tokens.senior,
-            ),
-            200,
-            "senior clinician approves",
+            str(referral.case_id), since=referral.created_at
         )
 
 

@@ -33,8 +33,8 @@ import httpx
 from minio import Minio
 
 from corroborate.auth import SERVICE_AUDIENCES, Role, issue_token
-from corroborate.cli.demo import sample_referral
 from corroborate.settings import Settings
+from corroborate.walk.samples import sample_referral
 
 ROOT = Path(__file__).resolve().parent.parent
 PIECE = 1 << 20

@@ -20,11 +20,12 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from corroborate.auth import Role
-from corroborate.cli.demo import minimal_pdf, walk_skeleton
+from corroborate.cli.demo import walk_skeleton
 from corroborate.cli.main import app
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
 from corroborate.testing import SERVICES, BearerHeaders, Stack
+from corroborate.walk.samples import minimal_pdf
 
 pytestmark = pytest.mark.e2e
 

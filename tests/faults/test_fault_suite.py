@@ -39,12 +39,13 @@ from corroborate.testing.workflow import (
     CallFigures,
     Cast,
     PatientHttp,
-    Urls,
     Walked,
-    WalkFailed,
     prepare_roster,
+    services_of,
     walk_referral,
 )
+from corroborate.walk.calls import WalkFailed
+from corroborate.walk.steps import Services
 
 pytestmark = pytest.mark.faults
 
@@ -296,11 +297,12 @@ async def _count_partner_views(
     """The partner opens each referral: issued, with one report version."""
     gate = asyncio.Semaphore(8)
 
+    intake = http.at(world.settings.intake_url)
+
     async def check(w: Walked) -> None:
         async with gate:
-            view = await http.read(
-                f"{world.settings.intake_url}/referrals/{w.case_id}",
-                headers=cast.partners[w.organisation],
+            view = await intake.read(
+                f"/referrals/{w.case_id}", headers=cast.partners[w.organisation]
             )
         if view["status"] != "issued":
             found.lost.append(f"partner sees {w.case_id} as {view['status']}")
@@ -357,24 +359,20 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     walk_seconds: float = 0.0
 
-    @property
-    def urls(self) -> Urls:
-        s = self.world.settings
-        return Urls(s.intake_url, s.review_url, s.reporting_url)
-
-    async def prepare(self, http: PatientHttp) -> None:
+    async def prepare(self, services: Services) -> None:
         """Each organisation's webhook goes to the partners' receiver; the roster is filled."""
         for organisation in self.cast.partners:
-            await http.change(
+            await services.intake.change(
+                "admin points the organisation's webhook at the partners' receiver",
                 "PUT",
-                f"{self.urls.intake}/organisations/{organisation}/webhook",
+                f"/organisations/{organisation}/webhook",
                 headers=self.cast.admin,
                 expect={200},
                 json={"url": self.hooks.receiver.url, "secret": f"{organisation:0>40}"},
             )
-        await prepare_roster(http, self.urls, self.cast)
+        await prepare_roster(services, self.cast)
 
-    async def walk_all_under_faults(self, http: PatientHttp) -> None:
+    async def walk_all_under_faults(self, services: Services) -> None:
         progress = Progress()
         failures: list[str] = []
         gate = asyncio.Semaphore(IN_FLIGHT)
@@ -384,7 +382,12 @@ class Run:
             async with gate:
                 try:
                     await walk_referral(
-                        http, self.urls, self.cast, w, run=key, issued=self.hooks.issued
+                        services,
+                        self.cast,
+                        w,
+                        run=key,
+                        patience=PATIENCE_SECONDS,
+                        issued=self.hooks.issued,
                     )
                 except WalkFailed as exc:
                     failures.append(f"referral {w.index} ({w.case_id}) after {w.steps}: {exc}")
@@ -462,8 +465,9 @@ async def test_referrals_survive_killed_services_and_restarted_servers(
     try:
         async with httpx.AsyncClient(timeout=30.0) as client:
             http = PatientHttp(client, patience=PATIENCE_SECONDS, figures=run.figures)
-            await run.prepare(http)
-            await run.walk_all_under_faults(http)
+            services = services_of(http, fault_world.settings)
+            await run.prepare(services)
+            await run.walk_all_under_faults(services)
             cases = {str(w.case_id) for w in run.walked}
             deadline = time.monotonic() + SETTLE_SECONDS
             while not await _quiet(fault_world) and time.monotonic() < deadline:  # noqa: ASYNC110

@@ -20,7 +20,6 @@ from typer.testing import CliRunner
 
 from corroborate.access import service_settings
 from corroborate.auth import Role
-from corroborate.cli.demo import minimal_pdf, sample_findings, sample_referral
 from corroborate.cli.main import app as cli
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -46,6 +45,7 @@ from corroborate.events.envelope import new_event
 from corroborate.messaging.parked import list_parked
 from corroborate.settings import Settings
 from corroborate.testing import eventually, running
+from corroborate.walk.samples import minimal_pdf, sample_findings, sample_referral
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review

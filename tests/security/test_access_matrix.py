@@ -22,13 +22,6 @@ import pytest
 
 from corroborate.access import service_settings
 from corroborate.auth import SERVICE_AUDIENCES, Role, generate_keypair, issue_token
-from corroborate.cli.demo import (
-    ACCEPT,
-    minimal_pdf,
-    sample_findings,
-    sample_photograph,
-    sample_referral,
-)
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
@@ -39,7 +32,16 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import new_event
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
+from corroborate.testing import TEST_PACE, eventually, in_process, running
+from corroborate.walk.samples import (
+    ACCEPT,
+    minimal_pdf,
+    roster_entry,
+    sample_findings,
+    sample_photograph,
+    sample_referral,
+)
+from corroborate.walk.steps import People, ReferralWalk, put_on_roster
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review
@@ -360,70 +362,48 @@ async def _build_world(
     other: str,
     senior: str,
 ) -> dict[str, str]:
-    intake, review, reporting = clients["intake"], clients["review"], clients["reporting"]
+    intake, reporting = clients["intake"], clients["reporting"]
     partner = headers(PARTNER_A, "intake")
     coordinator = headers(COORDINATOR, "review")
     dr = headers(CLINICIAN, "review")
 
-    async def submitted() -> tuple[str, str]:
-        case = (
-            await intake.post("/referrals", json=sample_referral("Row Person"), headers=partner)
-        ).json()
-        document = await intake.post(
-            f"/referrals/{case['case_id']}/documents",
-            params={"kind": "home_office_decision"},
-            content=minimal_pdf("x"),
-            headers=partner,
-        )
-        assert (
-            await intake.post(f"/referrals/{case['case_id']}/submit", headers=partner)
-        ).status_code == 200
-        return case["case_id"], document.json()["document_id"]
+    people = People(
+        partner=partner,
+        coordinator=coordinator,
+        clinicians={clinician: dr},
+        senior=headers(SENIOR, "review"),
+        legal=headers(LEGAL, "reporting"),
+    )
 
-    async def assigned(case_id: str) -> str:
-        async def in_review() -> bool:
-            return (await review.get(f"/cases/{case_id}", headers=coordinator)).status_code == 200
+    def walk() -> ReferralWalk:
+        return ReferralWalk(in_process(clients), people, pace=TEST_PACE)
 
-        await eventually(in_review, what="the case in review")
-        assert (
-            await review.post(f"/cases/{case_id}/decision", json=ACCEPT, headers=coordinator)
-        ).status_code == 200
-        given = await review.post(
-            f"/cases/{case_id}/assignment", json={"clinician_id": clinician}, headers=coordinator
-        )
-        assert given.status_code == 200, given.text
-        booked = await review.post(
-            f"/cases/{case_id}/appointments",
-            json={"on": datetime.now(UTC).date().isoformat(), "remote": False},
-            headers=coordinator,
-        )
-        appointment: str = booked.json()["appointments"][-1]["appointment_id"]
-        await review.put(
-            f"/cases/{case_id}/appointments/{appointment}/consent",
-            json={"examination": True},
-            headers=dr,
-        )
+    async def submitted() -> tuple[ReferralWalk, str, str]:
+        referral = walk()
+        await referral.draft(sample_referral("Row Person"))
+        document = await referral.upload(minimal_pdf("x"))
+        await referral.submit()
+        return referral, str(referral.case_id), document["document_id"]
+
+    async def assigned(referral: ReferralWalk) -> str:
+        await referral.reaches_triage()
+        await referral.accept()
+        await referral.assign(clinician)
+        appointment = await referral.book_appointment(interpreter_language=None)
+        await referral.record_consent(appointment, photography=False)
         return appointment
 
     for clinician_id, is_senior in ((clinician, False), (other, False), (senior, True)):
-        entry = {
-            "name": clinician_id,
-            "disciplines": ["physical", "psychological"],
-            "capacity": 20,
-            "senior": is_senior,
-        }
-        assert (
-            await review.put(f"/roster/{clinician_id}", json=entry, headers=coordinator)
-        ).status_code == 200
-    referral, document = await submitted()
-    appointment = await assigned(referral)
-    withdrawable, _ = await submitted()
-    erasable, _ = await submitted()
-    in_peer_review, _ = await submitted()
-    await assigned(in_peer_review)
-    await review.put(f"/cases/{in_peer_review}/findings", json=sample_findings(), headers=dr)
-    sent = await review.post(f"/cases/{in_peer_review}/findings/submit", headers=dr)
-    assert sent.status_code == 200, sent.text
+        entry = roster_entry(clinician_id, senior=is_senior, languages=())
+        await put_on_roster(in_process(clients).review, coordinator, clinician_id, entry)
+    walked, referral, document = await submitted()
+    appointment = await assigned(walked)
+    _, withdrawable, _ = await submitted()
+    _, erasable, _ = await submitted()
+    peer_walk, in_peer_review, _ = await submitted()
+    await assigned(peer_walk)
+    await peer_walk.record_findings(sample_findings())
+    await peer_walk.submit_draft()
 
     async def completed(case_id: uuid.UUID) -> None:
         event = new_event(

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from corroborate.access import service_settings
 from corroborate.audit import COLLECTION, Actor, AuditLog, record_hash, verify
 from corroborate.auth import Role
-from corroborate.cli.demo import minimal_pdf, sample_referral
 from corroborate.cli.main import app as cli
 from corroborate.settings import Settings
 from corroborate.testing import running
+from corroborate.walk.samples import minimal_pdf, sample_referral
 from intake.bootstrap import create_app as create_intake
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
 from typing import Any
 
 import aio_pika
@@ -17,10 +16,11 @@ from pymongo import AsyncMongoClient
 
 from corroborate.access import service_settings
 from corroborate.auth import Role
-from corroborate.cli.demo import ACCEPT, minimal_pdf, sample_findings, sample_referral
 from corroborate.messaging.parked import discard_parked, list_parked
 from corroborate.settings import Settings
-from corroborate.testing import SERVICES, eventually, running
+from corroborate.testing import SERVICES, TEST_PACE, eventually, in_process, running
+from corroborate.walk.samples import minimal_pdf, roster_entry, sample_findings, sample_referral
+from corroborate.walk.steps import People, ReferralWalk, put_on_roster
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review
@@ -46,64 +46,32 @@ async def _issued_case(
     clients: dict[str, httpx.AsyncClient], bearer: Callable[..., Headers]
 ) -> tuple[str, str, str]:
     """A referral walked to an issued report: (case id, document id, report download URL)."""
-    intake, review, reporting = clients["intake"], clients["review"], clients["reporting"]
     partner = bearer(Role.PARTNER, org="erasure-solicitors", sub="solicitor-e")
     coordinator = bearer(Role.COORDINATOR, sub="coordinator-e")
-    clinician = bearer(Role.CLINICIAN, sub="dr-erasure")
-    senior = bearer(Role.SENIOR_CLINICIAN, sub="senior-erasure")
-    legal = bearer(Role.LEGAL, sub="legal-e")
-    case_id = (
-        await intake.post("/referrals", json=sample_referral(CANARY), headers=partner)
-    ).json()["case_id"]
-    document = await intake.post(
-        f"/referrals/{case_id}/documents",
-        params={"kind": "home_office_decision"},
-        content=minimal_pdf("erasure evidence"),
-        headers=partner,
+    people = People(
+        partner=partner,
+        coordinator=coordinator,
+        clinicians={"dr-erasure": bearer(Role.CLINICIAN, sub="dr-erasure")},
+        senior=bearer(Role.SENIOR_CLINICIAN, sub="senior-erasure"),
+        legal=bearer(Role.LEGAL, sub="legal-e"),
     )
-    await intake.post(f"/referrals/{case_id}/submit", headers=partner)
-
-    async def in_review() -> bool:
-        return (await review.get(f"/cases/{case_id}", headers=coordinator)).status_code == 200
-
-    await eventually(in_review, what="in review")
+    services = in_process(clients)
+    walk = ReferralWalk(services, people, pace=TEST_PACE)
+    await walk.draft(sample_referral(CANARY))
+    document = await walk.upload(minimal_pdf("erasure evidence"))
+    await walk.submit()
+    await walk.reaches_triage()
     for who, is_senior in (("dr-erasure", False), ("senior-erasure", True)):
-        entry = {"name": who, "disciplines": ["physical"], "capacity": 9, "senior": is_senior}
-        await review.put(f"/roster/{who}", json=entry, headers=coordinator)
-    await review.post(f"/cases/{case_id}/decision", json=ACCEPT, headers=coordinator)
-    await review.post(
-        f"/cases/{case_id}/assignment", json={"clinician_id": "dr-erasure"}, headers=coordinator
-    )
-    booked = await review.post(
-        f"/cases/{case_id}/appointments",
-        json={"on": datetime.now(UTC).date().isoformat(), "remote": False},
-        headers=coordinator,
-    )
-    appointment = booked.json()["appointments"][-1]["appointment_id"]
-    await review.put(
-        f"/cases/{case_id}/appointments/{appointment}/consent",
-        json={"examination": True},
-        headers=clinician,
-    )
-    await review.put(f"/cases/{case_id}/findings", json=sample_findings(), headers=clinician)
-    await review.post(f"/cases/{case_id}/findings/submit", headers=clinician)
-    approved = await review.post(
-        f"/cases/{case_id}/peer-review", json={"verdict": "approve"}, headers=senior
-    )
-    assert approved.status_code == 200, approved.text
-
-    async def in_legal() -> bool:
-        return (await reporting.get(f"/legal-reviews/{case_id}", headers=legal)).status_code == 200
-
-    await eventually(in_legal, what="in legal review")
-    signed = await reporting.post(
-        f"/legal-reviews/{case_id}/sign-off",
-        json={"statement": "Reviewed and approved for issue."},
-        headers=legal,
-    )
-    assert signed.status_code == 200, signed.text
-    link = await reporting.post(f"/cases/{case_id}/report/link", headers=partner)
-    return case_id, document.json()["document_id"], link.json()["url"]
+        await put_on_roster(services.review, coordinator, who, roster_entry(who, senior=is_senior))
+    await walk.accept()
+    await walk.assign("dr-erasure")
+    await walk.assess(sample_findings())
+    await walk.approve()
+    await walk.reaches_legal_review()
+    await walk.sign_off()
+    link = await clients["reporting"].post(f"/cases/{walk.case_id}/report/link", headers=partner)
+    assert link.status_code == 200, link.text
+    return str(walk.case_id), document["document_id"], link.json()["url"]
 
 
 async def test_erasure_destroys_the_key_everywhere_and_keeps_the_counts(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from corroborate.cli.demo import sample_referral
+from corroborate.walk.samples import sample_referral
 
 SURVIVOR_NAME = "Amanuel Canary-Tesfazion"
 DATE_OF_BIRTH = "1987-03-14"

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from corroborate.cli.demo import sample_findings
 from corroborate.events.contracts import ClinicalFindings, DocumentReference, ProtectedDetails
+from corroborate.walk.samples import sample_findings
 from reporting.domain.legal_review import LegalReview
 
 SURVIVOR_NAME = "Yonas Canary-Berhane"

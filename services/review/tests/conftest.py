@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from corroborate.cli.demo import sample_findings
+from corroborate.walk.samples import sample_findings
 
 FindingsBody = Callable[..., dict[str, Any]]
 

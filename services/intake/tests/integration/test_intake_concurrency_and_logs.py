@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from corroborate.access import service_settings
-from corroborate.cli.demo import minimal_pdf
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
 from corroborate.testing import running
+from corroborate.walk.samples import minimal_pdf
 from intake.bootstrap import create_app
 
 pytestmark = pytest.mark.integration

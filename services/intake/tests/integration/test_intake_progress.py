@@ -14,7 +14,6 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from corroborate.cli.demo import sample_findings
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
@@ -28,6 +27,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.settings import Settings
+from corroborate.walk.samples import sample_findings
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from corroborate.auth import Role
-from corroborate.cli.demo import ACCEPT
 from corroborate.settings import Settings
 from corroborate.testing import running
+from corroborate.walk.samples import ACCEPT
 from review.bootstrap import create_app as create_review_app
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from corroborate.cli.demo import sample_referral
+from corroborate.walk.samples import sample_referral
 from intake.domain.details import ReferralDetails
 from intake.domain.referral import (
     DocumentKind,

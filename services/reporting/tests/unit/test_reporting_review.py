@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from corroborate.cli.demo import sample_findings
 from corroborate.events.contracts import ClinicalFindings, ProtectedDetails
+from corroborate.walk.samples import sample_findings
 from reporting.domain.legal_review import (
     InvalidTransition,
     LegalReview,

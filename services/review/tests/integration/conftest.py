@@ -13,7 +13,6 @@ from fastapi import FastAPI
 
 from corroborate.access import service_settings
 from corroborate.auth import Role
-from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     ProtectedDetails,
@@ -23,6 +22,7 @@ from corroborate.events.contracts import (
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
 from corroborate.testing import eventually, referral_submitted, running
+from corroborate.walk.samples import ACCEPT
 from review.bootstrap import create_app
 
 SURVIVOR_NAME = "Selam Canary-Haile"

@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from PIL import Image
 
 from corroborate.auth import Role
-from corroborate.cli.demo import minimal_pdf
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
     CASE_EVENTS,
@@ -24,6 +23,7 @@ from corroborate.events.contracts import (
     seal_text,
 )
 from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.walk.samples import minimal_pdf
 
 pytestmark = pytest.mark.integration
 

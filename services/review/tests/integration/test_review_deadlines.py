@@ -10,11 +10,11 @@ import aio_pika
 import pytest
 
 from corroborate.access import service_settings
-from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import ProtectedDetails
 from corroborate.settings import Settings
 from corroborate.testing import eventually, referral_submitted, running
+from corroborate.walk.samples import ACCEPT
 from review.bootstrap import create_app
 
 pytestmark = pytest.mark.integration

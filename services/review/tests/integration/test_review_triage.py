@@ -11,10 +11,10 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from corroborate.auth import Role
-from corroborate.cli.demo import ACCEPT
 from corroborate.events.contracts import RiskFlag
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
+from corroborate.walk.samples import ACCEPT
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from corroborate.auth import Role
-from corroborate.cli.demo import ACCEPT
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import SealedDetails, open_details
 from corroborate.events.envelope import EventEnvelope
+from corroborate.walk.samples import ACCEPT
 
 pytestmark = pytest.mark.integration
 

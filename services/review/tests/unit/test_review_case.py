@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from corroborate.cli.demo import sample_findings
 from corroborate.events.contracts import ClinicalFindings, RiskFlag
+from corroborate.walk.samples import sample_findings
 from review.domain.case import (
     AssessmentRuleBroken,
     CaseStatus,

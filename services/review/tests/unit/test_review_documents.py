@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from corroborate.cli.demo import sample_findings
 from corroborate.crypto import WrappedKey
 from corroborate.events.contracts import (
     ClinicalFindings,
@@ -14,6 +13,7 @@ from corroborate.events.contracts import (
     RiskFlag,
     SealedDetails,
 )
+from corroborate.walk.samples import sample_findings
 from review.adapters.repository import CaseDocument
 from review.domain.assessment import Photograph
 from review.domain.case import Eligibility, RemitBasis, ReviewCase

@@ -38,9 +38,23 @@ from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
+from corroborate.walk.calls import DirectHttp, Pace
+from corroborate.walk.steps import Services
 
 BearerHeaders = Callable[..., dict[str, str]]
 """The ``bearer`` fixture: ``bearer(Role.PARTNER, org="a")`` gives Authorization headers."""
+
+TEST_PACE = Pace(within=20.0, every=0.1)
+"""How long a walk in a test waits for something to appear, and how often it looks."""
+
+
+def in_process(clients: dict[str, httpx.AsyncClient]) -> Services:
+    """The three services as a walk calls them, from the clients ``running`` gives."""
+    return Services(
+        intake=DirectHttp(clients["intake"]),
+        review=DirectHttp(clients["review"]),
+        reporting=DirectHttp(clients["reporting"]),
+    )
 
 
 async def eventually(

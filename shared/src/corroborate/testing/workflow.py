@@ -13,23 +13,19 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from corroborate.auth import Role, issue_token
-from corroborate.cli.demo import ACCEPT, minimal_pdf, sample_findings, sample_referral
+from corroborate.auth import Role
 from corroborate.settings import Settings
+from corroborate.walk.calls import ABSENT, NOT_THERE, Bearer, Done, Headers, Pace, WalkFailed
+from corroborate.walk.samples import minimal_pdf, roster_entry, sample_findings, sample_referral
+from corroborate.walk.steps import People, ReferralWalk, Services, put_on_roster
 
 REPLAYED_HEADER = "Idempotent-Replayed"
-ABSENT = object()
-
-
-class WalkFailed(Exception):
-    """A step got an answer it cannot continue from, or nothing within its time."""
 
 
 @dataclass
@@ -47,17 +43,43 @@ class CallFigures:
 
 
 class PatientHttp:
-    """HTTP calls that wait out outages (within ``patience`` seconds per call)."""
+    """Calls to one service (``base_url``) that wait out outages, within ``patience`` seconds
+    per call; an ``Endpoint`` for a walk's steps."""
 
-    def __init__(self, http: httpx.AsyncClient, *, patience: float, figures: CallFigures) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        patience: float,
+        figures: CallFigures,
+        base_url: str = "",
+    ) -> None:
         self._http = http
         self._patience = patience
+        self._base = base_url
         self.figures = figures
 
-    async def read(
-        self, url: str, *, headers: dict[str, str], absent: frozenset[int] = frozenset({404})
-    ) -> Any:
+    def at(self, base_url: str) -> PatientHttp:
+        """The same caller, client and figures, for another service."""
+        return PatientHttp(
+            self._http, patience=self._patience, figures=self.figures, base_url=base_url
+        )
+
+    async def read(self, path: str, *, headers: Headers, absent: frozenset[int] = NOT_THERE) -> Any:
         """GET JSON; ``ABSENT`` for a status in ``absent`` (not there yet)."""
+        response = await self._get(f"GET {self._base + path}", self._base + path, headers, absent)
+        return ABSENT if response is None else response.json()
+
+    async def fetch(self, step: str, url: str, *, headers: Headers) -> bytes:
+        """GET the bytes at ``url``, retried like ``read``."""
+        response = await self._get(step, url, headers, frozenset())
+        assert response is not None  # nothing counts as absent
+        return response.content
+
+    async def _get(
+        self, what: str, url: str, headers: Headers, absent: frozenset[int]
+    ) -> httpx.Response | None:
+        """The 200 answer, or None for a status in ``absent``; outages waited out."""
         deadline = asyncio.get_running_loop().time() + self._patience
         delay = 0.2
         while True:
@@ -67,26 +89,28 @@ class PatientHttp:
                 self.figures.saw(type(exc).__name__)
             else:
                 if response.status_code == 200:
-                    return response.json()
+                    return response
                 if response.status_code in absent:
-                    return ABSENT
+                    return None
                 if response.status_code < 500:
-                    raise WalkFailed(f"GET {url}: HTTP {response.status_code}: {response.text}")
+                    raise WalkFailed(f"{what}: HTTP {response.status_code}: {response.text}")
                 self.figures.saw(f"HTTP {response.status_code}")
-            delay = await self._pause(deadline, delay, f"GET {url}")
+            delay = await self._pause(deadline, delay, what)
 
     async def change(
         self,
+        step: str,
         method: str,
-        url: str,
+        path: str,
         *,
-        headers: dict[str, str],
-        expect: set[int],
-        done: Callable[[], Awaitable[Any]] | None = None,
+        headers: Headers,
+        expect: Collection[int],
+        done: Done | None = None,
         **request: Any,
     ) -> Any:
         """Send a change; on an unknown outcome, ask ``done`` (the effect if it happened, else
         None) before sending it again. Without ``done`` the request must be idempotent."""
+        url = self._base + path
         deadline = asyncio.get_running_loop().time() + self._patience
         delay = 0.2
         unknown = False
@@ -111,12 +135,13 @@ class PatientHttp:
                     return response.json()
                 if response.status_code < 500:
                     raise WalkFailed(
-                        f"{method} {url}: HTTP {response.status_code}: {response.text[:400]}"
+                        f"{step} ({method} {url}): HTTP {response.status_code}: "
+                        f"{response.text[:400]}"
                     )
                 self.figures.saw(f"HTTP {response.status_code}")
                 self.figures.unknown_outcomes += 1
                 unknown = True
-            delay = await self._pause(deadline, delay, f"{method} {url}")
+            delay = await self._pause(deadline, delay, f"{step} ({method} {url})")
 
     async def _pause(self, deadline: float, delay: float, what: str) -> float:
         if asyncio.get_running_loop().time() > deadline:
@@ -125,54 +150,24 @@ class PatientHttp:
         await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter, not secrets
         return min(delay * 2, 3.0)
 
-    async def until(
-        self, what: str, probe: Callable[[], Awaitable[Any]], *, every: float = 1.5
-    ) -> Any:
-        """Poll ``probe`` until it returns something other than None."""
-        deadline = asyncio.get_running_loop().time() + self._patience
-        while True:
-            result = await probe()
-            if result is not None:
-                return result
-            if asyncio.get_running_loop().time() > deadline:
-                raise WalkFailed(f"{what}: not seen within {self._patience:.0f}s")
-            await asyncio.sleep(every * random.uniform(0.7, 1.3))  # noqa: S311
-
 
 @dataclass(frozen=True)
 class Cast:
     """Everyone who acts, with their tokens: partners of several organisations, a coordinator,
     clinicians, senior clinicians and a legal reviewer."""
 
-    partners: dict[str, dict[str, str]]
-    coordinator: dict[str, str]
-    admin: dict[str, str]
-    clinicians: dict[str, dict[str, str]]
-    seniors: dict[str, dict[str, str]]
-    legal: dict[str, str]
+    partners: dict[str, Headers]
+    coordinator: Headers
+    admin: Headers
+    clinicians: dict[str, Headers]
+    seniors: dict[str, Headers]
+    legal: Headers
 
     @classmethod
     def signed(
         cls, settings: Settings, *, organisations: int, clinicians: int, seniors: int
     ) -> Cast:
-        if settings.auth_private_key_file is None:
-            raise WalkFailed("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set")
-        key = settings.auth_private_key_file.read_text(encoding="utf-8")
-
-        def bearer(
-            role: Role, subject: str, *, organisation: str | None = None, name: str | None = None
-        ) -> dict[str, str]:
-            token = issue_token(
-                private_key_pem=key,
-                issuer=settings.auth_issuer,
-                subject=subject,
-                role=role,
-                organisation=organisation,
-                name=name,
-                ttl_seconds=3600,
-            )
-            return {"Authorization": f"Bearer {token}"}
-
+        bearer = Bearer(settings)
         return cls(
             partners={
                 f"faults-firm-{n}": bearer(
@@ -195,12 +190,15 @@ class Cast:
             legal=bearer(Role.LEGAL, "legal-1"),
         )
 
-
-@dataclass(frozen=True)
-class Urls:
-    intake: str
-    review: str
-    reporting: str
+    def people(self, organisation: str, senior: str) -> People:
+        """Who walks one referral of ``organisation``, peer reviewed by ``senior``."""
+        return People(
+            partner=self.partners[organisation],
+            coordinator=self.coordinator,
+            clinicians=self.clinicians,
+            senior=self.seniors[senior],
+            legal=self.legal,
+        )
 
 
 @dataclass
@@ -209,200 +207,76 @@ class Walked:
 
     index: int
     organisation: str
-    case_id: uuid.UUID | None = None
-    reference: str | None = None
-    clinician: str | None = None
-    steps: list[str] = field(default_factory=list)
+    walk: ReferralWalk | None = None
+
+    @property
+    def case_id(self) -> uuid.UUID | None:
+        return None if self.walk is None else self.walk.case_id
+
+    @property
+    def reference(self) -> str | None:
+        return None if self.walk is None else self.walk.reference
+
+    @property
+    def steps(self) -> list[str]:
+        return [] if self.walk is None else self.walk.steps
 
 
-async def prepare_roster(http: PatientHttp, urls: Urls, cast: Cast) -> None:
+def services_of(http: PatientHttp, settings: Settings) -> Services:
+    """The three services, each called by ``http``'s patient caller."""
+    return Services(
+        intake=http.at(settings.intake_url),
+        review=http.at(settings.review_url),
+        reporting=http.at(settings.reporting_url),
+    )
+
+
+async def prepare_roster(services: Services, cast: Cast) -> None:
     """The coordinator puts every clinician and senior clinician on the roster."""
     for clinician in cast.clinicians:
-        await http.change(
-            "PUT",
-            f"{urls.review}/roster/{clinician}",
-            headers=cast.coordinator,
-            expect={200},
-            json={
-                "name": clinician,
-                "disciplines": ["physical", "psychological"],
-                "languages": ["en", "ti"],
-                "capacity": 100,
-            },
+        await put_on_roster(
+            services.review, cast.coordinator, clinician, roster_entry(clinician, capacity=100)
         )
     for senior in cast.seniors:
-        await http.change(
-            "PUT",
-            f"{urls.review}/roster/{senior}",
-            headers=cast.coordinator,
-            expect={200},
-            json={
-                "name": senior,
-                "disciplines": ["physical", "psychological"],
-                "capacity": 100,
-                "senior": True,
-            },
+        await put_on_roster(
+            services.review,
+            cast.coordinator,
+            senior,
+            roster_entry(senior, capacity=100, senior=True),
         )
 
 
 async def walk_referral(
-    http: PatientHttp,
-    urls: Urls,
+    services: Services,
     cast: Cast,
     walked: Walked,
     *,
     run: str,
+    patience: float,
     issued: Callable[[str], Awaitable[None]],
 ) -> None:
     """From the partner's draft to the issued report the partner is told of.
 
     ``issued(reference)`` returns once the partner's webhook has heard that the report was
-    issued (the partner follows by webhook rather than polling the referral).
+    issued (the partner follows by webhook rather than polling the referral). No photograph
+    is taken: its upload has no check that it happened, so it could not be safely repeated.
     """
-    partner = cast.partners[walked.organisation]
-    key = f"{run}-{walked.index}"
-
-    created = await http.change(
-        "POST",
-        f"{urls.intake}/referrals",
-        headers={**partner, "Idempotency-Key": f"create-{key}"},
-        expect={200, 201},
-        json=sample_referral(f"Faults Person {walked.index}"),
+    senior = sorted(cast.seniors)[walked.index % len(cast.seniors)]
+    walk = walked.walk = ReferralWalk(
+        services,
+        cast.people(walked.organisation, senior),
+        key=f"{run}-{walked.index}",
+        pace=Pace(within=patience, every=1.5, jitter=0.3),
     )
-    case_id = uuid.UUID(created["case_id"])
-    walked.case_id, walked.reference = case_id, created["reference"]
-    walked.steps.append("created")
-    await http.change(
-        "POST",
-        f"{urls.intake}/referrals/{case_id}/documents",
-        headers={**partner, "Idempotency-Key": f"upload-{key}"},
-        expect={200, 201},
-        params={"kind": "home_office_decision"},
-        content=minimal_pdf(f"Home Office decision {walked.index}"),
-    )
-    walked.steps.append("uploaded")
-    await http.change(
-        "POST",
-        f"{urls.intake}/referrals/{case_id}/submit",
-        headers={**partner, "Idempotency-Key": f"submit-{key}"},
-        expect={200},
-    )
-    walked.steps.append("submitted")
-
-    case_url = f"{urls.review}/cases/{case_id}"
-
-    async def case(headers: dict[str, str]) -> dict[str, Any] | None:
-        found = await http.read(case_url, headers=headers)
-        return None if found is ABSENT else dict(found)
-
-    async def case_where(
-        headers: dict[str, str], test: Callable[[dict[str, Any]], bool]
-    ) -> dict[str, Any] | None:
-        found = await case(headers)
-        return found if found is not None and test(found) else None
-
-    coordinator = cast.coordinator
-    await http.until(
-        "the referral reaches triage",
-        lambda: case_where(coordinator, lambda c: c["status"] == "awaiting_triage"),
-    )
-    walked.steps.append("in triage")
-    await http.change(
-        "POST",
-        f"{case_url}/decision",
-        headers=coordinator,
-        expect={200},
-        json=ACCEPT,
-        done=lambda: case_where(coordinator, lambda c: c["status"] != "awaiting_triage"),
-    )
-    walked.steps.append("accepted")
-
-    clinician = sorted(cast.clinicians)[walked.index % len(cast.clinicians)]
-    walked.clinician = clinician
-    await http.change(
-        "POST",
-        f"{case_url}/assignment",
-        headers=coordinator,
-        expect={200},
-        json={"clinician_id": clinician},
-        done=lambda: case_where(coordinator, lambda c: c["clinician_id"] == clinician),
-    )
-    walked.steps.append("assigned")
-    booked = await http.change(
-        "POST",
-        f"{case_url}/appointments",
-        headers=coordinator,
-        expect={201},
-        json={
-            "on": datetime.now(UTC).date().isoformat(),
-            "remote": False,
-            "interpreter_language": "ti",
-        },
-        done=lambda: case_where(coordinator, lambda c: bool(c["appointments"])),
-    )
-    appointment = booked["appointments"][0]["appointment_id"]
-    walked.steps.append("appointment booked")
-
-    doctor = cast.clinicians[clinician]
-    await http.change(
-        "PUT",
-        f"{case_url}/appointments/{appointment}/consent",
-        headers=doctor,
-        expect={200},
-        json={"examination": True, "photography": False},
-    )
-    await http.change(
-        "PUT",
-        f"{case_url}/findings",
-        headers=doctor,
-        expect={200},
-        json=sample_findings(),
-        done=lambda: case_where(doctor, lambda c: bool(c["versions"])),
-    )
-    await http.change(
-        "POST",
-        f"{case_url}/findings/submit",
-        headers=doctor,
-        expect={200},
-        done=lambda: case_where(doctor, lambda c: c["status"] != "assigned"),
-    )
-    walked.steps.append("draft submitted")
-
-    senior = cast.seniors[sorted(cast.seniors)[walked.index % len(cast.seniors)]]
-    await http.change(
-        "POST",
-        f"{case_url}/peer-review",
-        headers=senior,
-        expect={200},
-        json={"verdict": "approve", "comments": "Sound and complete."},
-        done=lambda: case_where(senior, lambda c: c["status"] == "review_completed"),
-    )
-    walked.steps.append("approved")
-
-    legal_url = f"{urls.reporting}/legal-reviews/{case_id}"
-
-    async def legal_review() -> dict[str, Any] | None:
-        found = await http.read(legal_url, headers=cast.legal)
-        return None if found is ABSENT else dict(found)
-
-    await http.until("the case reaches legal review", legal_review)
-    walked.steps.append("in legal review")
-
-    async def report_issued() -> dict[str, Any] | None:
-        found = await legal_review()
-        return found if found is not None and found["reports"] else None
-
-    # A sign-off interrupted before its report was issued is completed by signing again,
-    # so only an issued report counts as done.
-    await http.change(
-        "POST",
-        f"{legal_url}/sign-off",
-        headers=cast.legal,
-        expect={200},
-        json={"statement": "Reviewed for legal sufficiency and approved for issue."},
-        done=report_issued,
-    )
-    walked.steps.append("signed off")
-
-    await issued(str(walked.reference))
-    walked.steps.append("partner told: issued")
+    await walk.draft(sample_referral(f"Faults Person {walked.index}"))
+    await walk.upload(minimal_pdf(f"Home Office decision {walked.index}"))
+    await walk.submit()
+    await walk.reaches_triage()
+    await walk.accept()
+    await walk.assign(sorted(cast.clinicians)[walked.index % len(cast.clinicians)])
+    await walk.assess(sample_findings())
+    await walk.approve()
+    await walk.reaches_legal_review()
+    await walk.sign_off()
+    await issued(str(walk.reference))
+    walk.steps.append("partner told: issued")
