@@ -20,7 +20,7 @@ from corroborate.access import grant
 from corroborate.auth import Role, issue_token
 from corroborate.crypto import KeyRing
 from corroborate.settings import Settings
-from corroborate.testing import remove_namespace
+from corroborate_testing import remove_namespace
 
 TokenFactory = Callable[..., str]
 

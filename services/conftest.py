@@ -9,7 +9,7 @@ import aio_pika
 import pytest
 
 from corroborate.settings import Settings
-from corroborate.testing import eventually
+from corroborate_testing import eventually
 
 Spy = Callable[..., Awaitable[dict[str, bytes]]]
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from corroborate.settings import Settings
-from corroborate.testing import Stack, services_running
+from corroborate_testing import Stack, services_running
 
 
 @pytest.fixture(scope="module")

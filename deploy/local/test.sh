@@ -39,7 +39,7 @@ uv run --frozen ruff format --check .
 say "mypy --strict"
 uv run --frozen mypy conftest.py shared/src shared/tests services/conftest.py \
     services/intake/src services/intake/tests services/review/src services/review/tests \
-    services/reporting/src services/reporting/tests tests bench
+    services/reporting/src services/reporting/tests testing/src tests bench
 say "import contracts (services never import each other)"
 uv run --frozen lint-imports
 say "pytest"

@@ -24,8 +24,8 @@ from corroborate.cli.demo import walk_skeleton
 from corroborate.cli.main import app
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
-from corroborate.testing import SERVICES, BearerHeaders, Stack
 from corroborate.walk.samples import minimal_pdf
+from corroborate_testing import SERVICES, BearerHeaders, Stack
 
 pytestmark = pytest.mark.e2e
 

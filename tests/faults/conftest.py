@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from corroborate.messaging.topology import Topology
 from corroborate.settings import Settings
-from corroborate.testing import remove_buckets
-from corroborate.testing.servers import (
+from corroborate_testing import remove_buckets
+from corroborate_testing.servers import (
     SERVICES,
     FaultWorld,
     RabbitNode,

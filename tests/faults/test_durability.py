@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
-from corroborate.testing.servers import SecantusServer
+from corroborate_testing.servers import SecantusServer
 
 pytestmark = pytest.mark.faults
 

@@ -33,9 +33,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from corroborate.audit import COLLECTION as AUDIT_COLLECTION
 from corroborate.audit import AuditLog
-from corroborate.testing import Receiver
-from corroborate.testing.servers import SERVICES, FaultWorld
-from corroborate.testing.workflow import (
+from corroborate.walk.calls import WalkFailed
+from corroborate.walk.steps import Services
+from corroborate_testing import Receiver
+from corroborate_testing.servers import SERVICES, FaultWorld
+from corroborate_testing.workflow import (
     CallFigures,
     Cast,
     PatientHttp,
@@ -44,8 +46,6 @@ from corroborate.testing.workflow import (
     services_of,
     walk_referral,
 )
-from corroborate.walk.calls import WalkFailed
-from corroborate.walk.steps import Services
 
 pytestmark = pytest.mark.faults
 

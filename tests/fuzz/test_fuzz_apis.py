@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from corroborate.auth import Role
-from corroborate.testing import Stack
+from corroborate_testing import Stack
 
 pytestmark = pytest.mark.fuzz
 

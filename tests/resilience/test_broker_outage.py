@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.settings import Settings
-from corroborate.testing import BearerHeaders, TcpProxy, running
 from corroborate.walk.samples import minimal_pdf, sample_referral
+from corroborate_testing import BearerHeaders, TcpProxy, running
 from intake.bootstrap import create_app as create_intake
 from review.bootstrap import create_app as create_review
 

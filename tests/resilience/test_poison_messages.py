@@ -44,8 +44,8 @@ from corroborate.events.contracts import (
 from corroborate.events.envelope import new_event
 from corroborate.messaging.parked import list_parked
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
 from corroborate.walk.samples import minimal_pdf, sample_findings, sample_referral
+from corroborate_testing import eventually, running
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review

@@ -32,7 +32,6 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import new_event
 from corroborate.settings import Settings
-from corroborate.testing import TEST_PACE, eventually, in_process, running
 from corroborate.walk.samples import (
     ACCEPT,
     minimal_pdf,
@@ -42,6 +41,7 @@ from corroborate.walk.samples import (
     sample_referral,
 )
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
+from corroborate_testing import TEST_PACE, eventually, in_process, running
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review

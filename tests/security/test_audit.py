@@ -17,8 +17,8 @@ from corroborate.audit import COLLECTION, Actor, AuditLog, record_hash, verify
 from corroborate.auth import Role
 from corroborate.cli.main import app as cli
 from corroborate.settings import Settings
-from corroborate.testing import running
 from corroborate.walk.samples import minimal_pdf, sample_referral
+from corroborate_testing import running
 from intake.bootstrap import create_app as create_intake
 
 pytestmark = pytest.mark.integration

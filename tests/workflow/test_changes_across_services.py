@@ -13,9 +13,9 @@ import pytest
 from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.settings import Settings
-from corroborate.testing import TEST_PACE, eventually, in_process, running
 from corroborate.walk.samples import minimal_pdf, roster_entry, sample_findings, sample_referral
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
+from corroborate_testing import TEST_PACE, eventually, in_process, running
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review

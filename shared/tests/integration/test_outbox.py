@@ -24,7 +24,7 @@ from corroborate.messaging.rabbit import RabbitEventPublisher, make_broker
 from corroborate.messaging.topology import Topology
 from corroborate.mongo import Document, insert_aggregate, save_aggregate
 from corroborate.settings import Settings
-from corroborate.testing import referral_submitted
+from corroborate_testing import referral_submitted
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from corroborate.http import install_health
 from corroborate.mongo import insert_aggregate
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings
-from corroborate.testing import running
+from corroborate_testing import running
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from corroborate.events.contracts import (
     open_details,
     seal_details,
 )
-from corroborate.testing import referral_submitted
+from corroborate_testing import referral_submitted
 
 NAME = "Zubeida Canary-Qorxoy"
 

@@ -16,8 +16,8 @@ from pymongo import AsyncMongoClient
 from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
 from corroborate.walk.samples import minimal_pdf
+from corroborate_testing import eventually, running
 from intake.bootstrap import create_app
 
 Headers = dict[str, str]

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from corroborate.access import service_settings
 from corroborate.settings import Settings
 from corroborate.storage import minio_client
-from corroborate.testing import running
 from corroborate.walk.samples import minimal_pdf
+from corroborate_testing import running
 from intake.bootstrap import create_app
 
 pytestmark = pytest.mark.integration

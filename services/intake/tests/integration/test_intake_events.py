@@ -30,7 +30,7 @@ from corroborate.events.contracts import (
     seal_text,
 )
 from corroborate.events.envelope import EventEnvelope, new_event, read_event
-from corroborate.testing import Receiver
+from corroborate_testing import Receiver
 from intake.domain.webhooks import verify_signature
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 
 from corroborate.auth import Role
 from corroborate.settings import Settings
-from corroborate.testing import running
 from corroborate.walk.samples import ACCEPT
+from corroborate_testing import running
 from review.bootstrap import create_app as create_review_app
 
 pytestmark = pytest.mark.integration

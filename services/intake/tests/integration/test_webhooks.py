@@ -30,7 +30,7 @@ from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.http import answer_errors, install_common
 from corroborate.mongo import Document, mongo_client
 from corroborate.settings import Settings
-from corroborate.testing import Receiver, eventually
+from corroborate_testing import Receiver, eventually
 from intake.adapters.webhook_store import (
     DELIVERIES,
     ENDPOINTS,

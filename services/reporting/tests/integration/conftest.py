@@ -25,7 +25,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.settings import Settings
-from corroborate.testing import eventually, running
+from corroborate_testing import eventually, running
 from reporting.bootstrap import create_app
 
 Headers = dict[str, str]

@@ -12,7 +12,7 @@ from corroborate.access import service_settings
 from corroborate.events.contracts import ProtectedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
-from corroborate.testing import running
+from corroborate_testing import running
 from reporting.bootstrap import create_app
 
 pytestmark = pytest.mark.integration

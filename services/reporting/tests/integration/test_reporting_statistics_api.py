@@ -19,7 +19,7 @@ from corroborate.auth import Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import AllegationSummary, ProtectedDetails
 from corroborate.settings import Settings
-from corroborate.testing import referral_submitted
+from corroborate_testing import referral_submitted
 
 pytestmark = pytest.mark.integration
 

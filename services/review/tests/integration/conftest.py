@@ -21,8 +21,8 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope
 from corroborate.settings import Settings
-from corroborate.testing import eventually, referral_submitted, running
 from corroborate.walk.samples import ACCEPT
+from corroborate_testing import eventually, referral_submitted, running
 from review.bootstrap import create_app
 
 SURVIVOR_NAME = "Selam Canary-Haile"

@@ -13,8 +13,8 @@ from corroborate.access import service_settings
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import ProtectedDetails
 from corroborate.settings import Settings
-from corroborate.testing import eventually, referral_submitted, running
 from corroborate.walk.samples import ACCEPT
+from corroborate_testing import eventually, referral_submitted, running
 from review.bootstrap import create_app
 
 pytestmark = pytest.mark.integration

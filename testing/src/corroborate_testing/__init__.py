@@ -1,4 +1,5 @@
-"""Helpers for tests against the real servers: run services in-process, clean up after."""
+"""Helpers for tests against the real servers: run services in-process or as processes,
+walk referrals with them, clean up after. Installed for tests only."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import aio_pika
 import httpx
+import pytest
 from fastapi import FastAPI
 from minio.deleteobjects import DeleteObject
 
@@ -61,8 +63,6 @@ async def eventually(
     probe: Callable[[], Awaitable[Any]], *, within: float = 20.0, what: str = "condition"
 ) -> Any:
     """Poll until ``probe`` returns something truthy; fail the test after ``within`` seconds."""
-    import pytest  # noqa: PLC0415 - only tests call this
-
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
@@ -338,8 +338,6 @@ class Stack:
 def services_running(settings: Settings, logs_dir: Path) -> Iterator[Stack]:
     """The three services as uvicorn processes on free loopback ports, as `make up` runs
     them; stopped (terminated, then killed if need be) on the way out."""
-    import pytest  # noqa: PLC0415 - only tests call this
-
     ports = {service: _free_port() for service in SERVICES}
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     configured = settings.model_copy(
