@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from corroborate.audit import Actor
 from corroborate.auth import Principal, Role
 from corroborate.crypto import KeyRing, WrappedKey
 from corroborate.events.envelope import EventEnvelope
+from corroborate_testing.fakes import MemoryAudit
 from intake.domain.referral import DocumentRecord, Referral, SubmissionIncomplete
 from intake.ports import ListFilter, StoredReferral
 from intake.service.cases import Cases
@@ -95,22 +95,6 @@ class FakeReferrals:
         self.stored[referral.case_id] = replace(self.stored[referral.case_id], wrapped=None)
 
 
-@dataclass
-class FakeAudit:
-    actions: list[tuple[str, str]] = field(default_factory=list)
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Any = None,
-    ) -> int:
-        self.actions.append((action, actor.subject))
-        return len(self.actions)
-
-
 ReferralBody = Callable[..., dict[str, Any]]
 PARTNER = Principal(subject="solicitor-1", role=Role.PARTNER, organisation="solicitors-a")
 
@@ -121,18 +105,18 @@ def referrals() -> FakeReferrals:
 
 
 @pytest.fixture
-def audit() -> FakeAudit:
-    return FakeAudit()
+def audit() -> MemoryAudit:
+    return MemoryAudit()
 
 
 @pytest.fixture
-def cases(referrals: FakeReferrals, audit: FakeAudit) -> Cases:
+def cases(referrals: FakeReferrals, audit: MemoryAudit) -> Cases:
     keyring = KeyRing(base64.b64encode(os.urandom(32)).decode())
     return Cases(referrals=referrals, keyring=keyring, audit=audit)
 
 
 async def test_a_new_draft_answers_with_its_details_and_audits_the_reading_once(
-    cases: Cases, referrals: FakeReferrals, audit: FakeAudit, referral_body: ReferralBody
+    cases: Cases, referrals: FakeReferrals, audit: MemoryAudit, referral_body: ReferralBody
 ) -> None:
     body = referral_body()
     result = await Drafts(cases=cases).create(caller=PARTNER, data=body)
@@ -141,14 +125,17 @@ async def test_a_new_draft_answers_with_its_details_and_audits_the_reading_once(
     assert result.value.details == body
     assert result.value.missing == ["documents: at least one supporting document is required"]
     assert referrals.loads == 0  # nothing read back
-    assert audit.actions == [("referral.created", "solicitor-1"), ("identity.read", "solicitor-1")]
+    assert audit.recorded == [
+        ("referral.created", "solicitor-1"),
+        ("identity.read", "solicitor-1"),
+    ]
     stored = referrals.stored[result.value.referral.case_id]
     name = body["survivor"]["full_name"]
     assert name not in str(stored.details)  # sealed at rest, open in the answer
 
 
 async def test_a_keyed_retry_answers_the_first_draft_again(
-    cases: Cases, audit: FakeAudit, referral_body: ReferralBody
+    cases: Cases, audit: MemoryAudit, referral_body: ReferralBody
 ) -> None:
     drafts, body = Drafts(cases=cases), referral_body()
     first = await drafts.create(caller=PARTNER, data=body, idempotency_key="key-00001")
@@ -157,16 +144,16 @@ async def test_a_keyed_retry_answers_the_first_draft_again(
     assert again.replayed
     assert again.value.referral.case_id == first.value.referral.case_id
     assert again.value.details == first.value.details
-    assert [a for a, _ in audit.actions].count("referral.created") == 1
+    assert audit.actions.count("referral.created") == 1
 
 
 async def test_an_update_loads_once_and_answers_with_the_merged_details(
-    cases: Cases, referrals: FakeReferrals, audit: FakeAudit, referral_body: ReferralBody
+    cases: Cases, referrals: FakeReferrals, audit: MemoryAudit, referral_body: ReferralBody
 ) -> None:
     drafts = Drafts(cases=cases)
     created = await drafts.create(caller=PARTNER, data=referral_body())
     case_id = created.value.referral.case_id
-    audit.actions.clear()
+    audit.clear()
     referrals.loads = 0
 
     read = await drafts.update(
@@ -176,7 +163,7 @@ async def test_an_update_loads_once_and_answers_with_the_merged_details(
     assert read.details["questions"] == ["Are the scars consistent?"]
     assert read.details["survivor"] == created.value.details["survivor"]
     assert referrals.loads == 1
-    assert [a for a, _ in audit.actions] == ["referral.edited", "identity.read"]
+    assert audit.actions == ["referral.edited", "identity.read"]
     reread = await cases.read(caller=PARTNER, case_id=case_id)
     assert reread.details == read.details
 
@@ -197,11 +184,11 @@ async def test_submission_without_evidence_names_what_is_missing_and_saves_nothi
 
 
 async def test_a_withdrawal_answers_with_its_reason_opened_from_one_load(
-    cases: Cases, referrals: FakeReferrals, audit: FakeAudit, referral_body: ReferralBody
+    cases: Cases, referrals: FakeReferrals, audit: MemoryAudit, referral_body: ReferralBody
 ) -> None:
     created = await Drafts(cases=cases).create(caller=PARTNER, data=referral_body())
     case_id = created.value.referral.case_id
-    audit.actions.clear()
+    audit.clear()
     referrals.loads = 0
 
     result = await Submission(cases=cases).withdraw(
@@ -216,6 +203,6 @@ async def test_a_withdrawal_answers_with_its_reason_opened_from_one_load(
     assert "the survivor moved away" not in str(referrals.stored[case_id].referral.timeline)
     assert referrals.loads == 1
     assert referrals.events == []  # a draft was never seen downstream
-    assert [a for a, _ in audit.actions] == ["referral.withdrawn", "identity.read"]
+    assert audit.actions == ["referral.withdrawn", "identity.read"]
     assert result.value.referral.updated_at == change.at
     assert change.at <= datetime.now(UTC)

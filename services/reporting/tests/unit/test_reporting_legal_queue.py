@@ -6,13 +6,10 @@ import base64
 import copy
 import secrets
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
 
-from corroborate.audit import Actor
 from corroborate.auth import Principal, Role
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -30,6 +27,7 @@ from corroborate.events.contracts import (
 )
 from corroborate.events.envelope import EventEnvelope, new_event
 from corroborate.mongo import CaseErasedError, StoredAggregate
+from corroborate_testing.fakes import MemoryAudit
 from reporting.domain.legal_review import InvalidTransition, LegalReview, LegalReviewStatus
 from reporting.ports import StoredReview
 from reporting.service.legal_review import LegalQueue, NotFound
@@ -104,22 +102,6 @@ class FakeWithdrawn:
         return case_id in self.cases
 
 
-class FakeAudit:
-    def __init__(self) -> None:
-        self.actions: list[str] = []
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int:
-        self.actions.append(action)
-        return len(self.actions)
-
-
 @pytest.fixture
 def keyring() -> KeyRing:
     return KeyRing(base64.b64encode(secrets.token_bytes(32)).decode())
@@ -136,13 +118,13 @@ def withdrawn() -> FakeWithdrawn:
 
 
 @pytest.fixture
-def audit() -> FakeAudit:
-    return FakeAudit()
+def audit() -> MemoryAudit:
+    return MemoryAudit()
 
 
 @pytest.fixture
 def legal(
-    reviews: FakeReviews, withdrawn: FakeWithdrawn, audit: FakeAudit, keyring: KeyRing
+    reviews: FakeReviews, withdrawn: FakeWithdrawn, audit: MemoryAudit, keyring: KeyRing
 ) -> LegalQueue:
     return LegalQueue(
         reviews=reviews,
@@ -216,7 +198,7 @@ async def test_a_withdrawn_case_never_joins_the_queue(
 async def test_changes_are_sealed_announced_and_read_back_opened(
     legal: LegalQueue,
     reviews: FakeReviews,
-    audit: FakeAudit,
+    audit: MemoryAudit,
     completed: tuple[EventEnvelope, ReviewCompleted],
 ) -> None:
     envelope, payload = completed

@@ -6,13 +6,12 @@ import base64
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from corroborate.audit import Actor
 from corroborate.auth import Principal, Role
 from corroborate.crypto import DataKey, KeyRing, WrappedKey
 from corroborate.events.contracts import (
@@ -22,6 +21,7 @@ from corroborate.events.contracts import (
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import StoredAggregate
 from corroborate.storage import StoredObject
+from corroborate_testing.fakes import MemoryAudit
 from review.domain.case import (
     CaseStatus,
     Eligibility,
@@ -91,24 +91,6 @@ class FakeCases:
         self.cases[case.case_id] = case
 
 
-class FakeAudit:
-    """Stands in for the audit collection: keeps the actions recorded."""
-
-    def __init__(self) -> None:
-        self.actions: list[str] = []
-
-    async def record(
-        self,
-        action: str,
-        *,
-        actor: Actor,
-        case_id: object | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> int:
-        self.actions.append(action)
-        return len(self.actions)
-
-
 class FakeRoster:
     """Stands in for the roster collection: everyone asked about works here."""
 
@@ -163,7 +145,7 @@ def review(cases: FakeCases) -> Review:
         keyring=keyring,
         store=NoStore(),
         photographs_bucket="unused",
-        audit=FakeAudit(),
+        audit=MemoryAudit(),
     )
 
 
