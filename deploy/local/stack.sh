@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Local infrastructure without Docker, on loopback only: RabbitMQ, SecantusDB (MongoDB wire
-# protocol) and SeaweedFS (S3). Idempotent: `start` installs what is missing, reuses a server
+# protocol), SeaweedFS (S3) and Glewlwyd (the OpenID Connect provider people sign in at). Idempotent: `start` installs what is missing, reuses a server
 # that already answers, starts the rest, waits for each, and records the PIDs of what it
 # started; `stop` stops exactly those PIDs.
 #
@@ -13,7 +13,7 @@
 #
 # Settings (environment): CORROBORATE_STATE_DIR (default .local), CORROBORATE_AMQP_URL,
 # CORROBORATE_MONGO_PORT (27017), CORROBORATE_S3_PORT (9000) and CORROBORATE_WEED_PORT_BASE
-# (master port, 9333; filer and volume ports follow from it).
+# (master port, 9333; filer and volume ports follow from it), CORROBORATE_OIDC_PORT (4593).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +26,7 @@ ENV_FILE="$STATE/corroborate.env"
 MONGO_PORT="${CORROBORATE_MONGO_PORT:-27017}"
 S3_PORT="${CORROBORATE_S3_PORT:-9000}"
 WEED_BASE="${CORROBORATE_WEED_PORT_BASE:-9333}"
+OIDC_PORT="${CORROBORATE_OIDC_PORT:-4593}"
 VENV_BIN="$ROOT/.venv/bin"
 
 TAG=stack
@@ -34,6 +35,7 @@ source "$ROOT/deploy/local/lib.sh"
 RABBIT_PATTERN="rabbitmq-server"
 MONGO_PATTERN="secantusd-py"
 S3_PATTERN="weed"
+OIDC_PATTERN="glewlwyd"
 RABBITMQ_SERVER=/usr/lib/rabbitmq/bin/rabbitmq-server
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -205,6 +207,76 @@ start_s3() {
     wait_for seaweedfs 90 ping s3
 }
 
+install_glewlwyd() {
+    command -v glewlwyd >/dev/null && return
+    [[ "$(id -u)" == 0 ]] || die "glewlwyd is not installed; run as root to install it"
+    say "installing glewlwyd (Debian package)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends glewlwyd >/dev/null
+    # The package's own service would listen on every interface; this stack runs its own.
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now glewlwyd >/dev/null 2>&1 || true
+    fi
+}
+
+# Glewlwyd's data, configuration and sign-in pages live under the state folder: a SQLite
+# database made from the package's schema, a copy of its web pages with their settings, and
+# a configuration listening on loopback only.
+prepare_glewlwyd() {
+    local dir="$1"
+    mkdir -p "$dir/web"
+    if [[ ! -f "$dir/glewlwyd.db" ]]; then
+        "$VENV_BIN/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).executescript(open(sys.argv[2]).read())' \
+            "$dir/glewlwyd.db" /usr/share/dbconfig-common/data/glewlwyd/install/sqlite3
+    fi
+    cp -r /usr/share/glewlwyd/webapp/. "$dir/web/"
+    rm -f "$dir/web/config.json"  # the package's is a dangling link
+    cp /etc/glewlwyd/config-2.7.json/config.json "$dir/web/config.json"
+    "$VENV_BIN/python" - "$dir" "$OIDC_PORT" <<'PY'
+import re, sys
+folder, port = sys.argv[1], sys.argv[2]
+text = open("/etc/glewlwyd/glewlwyd.conf").read()
+settings = {
+    "port": port,
+    "bind_address": '"127.0.0.1"',
+    "external_url": f'"http://127.0.0.1:{port}"',
+    "log_mode": '"file"',
+    "log_file": f'"{folder}/glewlwyd.log"',
+    "log_level": '"WARNING"',
+    "static_files_path": f'"{folder}/web/"',
+    "allow_origin": '"http://127.0.0.1"',
+}
+for key, value in settings.items():
+    text, found = re.subn(rf"^#?\s*{key}\s*=.*$", f"{key}={value}", text, flags=re.M)
+    if not found:
+        text = f"{key}={value}\n" + text
+database = f'database =\n{{\n  type = "sqlite3"\n  path = "{folder}/glewlwyd.db"\n}};'
+text = text.replace('@include "/etc/glewlwyd/glewlwyd-db.conf"', database)
+open(f"{folder}/glewlwyd.conf", "w").write(text)
+PY
+}
+
+start_oidc() {
+    local dir="$STATE/glewlwyd" url="http://127.0.0.1:$OIDC_PORT"
+    if alive oidc "$OIDC_PATTERN"; then
+        say "glewlwyd: already running"
+    else
+        port_open "$OIDC_PORT" && die "port $OIDC_PORT is taken; set CORROBORATE_OIDC_PORT"
+        install_glewlwyd
+        prepare_glewlwyd "$dir"
+        say "glewlwyd: starting the OpenID Connect provider on $url (data in $dir)"
+        glewlwyd --config-file="$dir/glewlwyd.conf" >"$LOGS/glewlwyd.out" 2>&1 &
+        echo $! > "$PIDS/oidc.pid"
+        wait_for glewlwyd 30 "$VENV_BIN/python" -c \
+            'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$url/login.html"
+    fi
+    "$VENV_BIN/corroborate" provider setup --url "$url" --state "$dir/secrets" \
+        --env-file "$ENV_FILE" >"$LOGS/glewlwyd-setup.log" 2>&1 \
+        || die "could not set up the OpenID Connect provider; see $LOGS/glewlwyd-setup.log"
+    say "glewlwyd: $(tail -n 1 "$LOGS/glewlwyd-setup.log")"
+}
+
 stop_rabbitmq() {
     local beam_file="$STATE/rabbitmq/beam.pid"
     stop_recorded rabbitmq "$RABBIT_PATTERN" 60
@@ -220,9 +292,10 @@ stop_rabbitmq() {
 
 status() {
     local name pattern
-    for name in rabbitmq mongo s3; do
+    for name in rabbitmq mongo s3 oidc; do
         case "$name" in
-            rabbitmq) pattern="$RABBIT_PATTERN" ;; mongo) pattern="$MONGO_PATTERN" ;; s3) pattern="$S3_PATTERN" ;;
+            rabbitmq) pattern="$RABBIT_PATTERN" ;; mongo) pattern="$MONGO_PATTERN" ;;
+            s3) pattern="$S3_PATTERN" ;; oidc) pattern="$OIDC_PATTERN" ;;
         esac
         if alive "$name" "$pattern"; then echo "$name: running (pid $(cat "$PIDS/$name.pid"))"
         else echo "$name: not started by this stack"; fi
@@ -239,9 +312,11 @@ case "${1:-}" in
         provision_rabbitmq
         start_mongo
         start_s3
-        say "infrastructure ready: amqp, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT"
+        start_oidc
+        say "infrastructure ready: amqp, mongodb://127.0.0.1:$MONGO_PORT, s3 http://127.0.0.1:$S3_PORT, oidc http://127.0.0.1:$OIDC_PORT"
         ;;
     stop)
+        stop_recorded oidc "$OIDC_PATTERN" 30
         stop_recorded s3 "$S3_PATTERN" 30
         stop_recorded mongo "$MONGO_PATTERN" 30
         if [[ -f "$ENV_FILE" ]]; then load_env; remove_rabbitmq_users; fi

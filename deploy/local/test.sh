@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite against real servers: installs what is missing, starts a RabbitMQ (or
-# reuses one that answers), SecantusDB and SeaweedFS on test ports with test data, runs the
+# reuses one that answers), SecantusDB, SeaweedFS and Glewlwyd on test ports with test data, runs the
 # linters, the type checker and every test, and stops what it started even when tests fail.
 #
 #   deploy/local/test.sh [pytest arguments]
@@ -20,6 +20,7 @@ export CORROBORATE_STATE_DIR="$ROOT/.local/test"
 export CORROBORATE_MONGO_PORT="${CORROBORATE_TEST_MONGO_PORT:-27027}"
 export CORROBORATE_S3_PORT="${CORROBORATE_TEST_S3_PORT:-9010}"
 export CORROBORATE_WEED_PORT_BASE="${CORROBORATE_TEST_WEED_PORT_BASE:-9433}"
+export CORROBORATE_OIDC_PORT="${CORROBORATE_TEST_OIDC_PORT:-4594}"
 export CORROBORATE_ENV_FILE="$CORROBORATE_STATE_DIR/corroborate.env"
 
 cleanup() {

@@ -124,6 +124,17 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
 
+    oidc_issuer: str = Field(
+        default="",
+        description="The OpenID Connect provider people sign in at (its issuer URL, whose "
+        "discovery document is at /.well-known/openid-configuration).",
+    )
+    oidc_clients_file: Path | None = Field(
+        default=None,
+        description="The services' OIDC client ids and secrets (JSON, by service), as the "
+        "local provider's set-up writes them.",
+    )
+
     intake_url: str = "http://127.0.0.1:8001"
     review_url: str = "http://127.0.0.1:8002"
     reporting_url: str = "http://127.0.0.1:8003"

@@ -13,11 +13,13 @@ from typing import Annotated
 import typer
 
 from corroborate.auth import SERVICE_AUDIENCES, Role, generate_keypair, issue_token
+from corroborate.cli.provider import provider_app
 from corroborate.settings import load_settings
 
 app = typer.Typer(help="Corroborate operator commands.", no_args_is_help=True)
 keys_app = typer.Typer(help="Local key material.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(provider_app, name="provider")
 
 
 class Dependency(StrEnum):

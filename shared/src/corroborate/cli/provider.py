@@ -1,0 +1,79 @@
+"""``corroborate provider``: the local OpenID Connect provider's set-up and its demo people."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from corroborate.provider import Person, set_up, totp
+from corroborate.settings import load_settings
+
+provider_app = typer.Typer(
+    help="The local OpenID Connect provider (Glewlwyd).", no_args_is_help=True
+)
+
+StateDir = Annotated[Path, typer.Option("--state", help="The provider's folder of secrets.")]
+
+
+@provider_app.command("setup")
+def setup(
+    url: Annotated[str, typer.Option(help="The provider's address, e.g. http://127.0.0.1:4593")],
+    state: StateDir,
+    env_file: Annotated[
+        Path | None, typer.Option(help="An env file to record the issuer in, if not there yet.")
+    ] = None,
+) -> None:
+    """Configure the provider (issuer, TOTP, one client per service, the demo people); run
+    again, it changes nothing already there."""
+    settings = load_settings()
+    done = set_up(
+        url,
+        state=state,
+        service_urls={
+            "intake": settings.intake_url,
+            "review": settings.review_url,
+            "reporting": settings.reporting_url,
+        },
+    )
+    if env_file is not None:
+        lines = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+        kept = [line for line in lines if not line.startswith("CORROBORATE_OIDC_")]
+        kept += [
+            f"CORROBORATE_OIDC_ISSUER={done.issuer}",
+            f"CORROBORATE_OIDC_CLIENTS_FILE={state / 'clients.json'}",
+        ]
+        env_file.write_text("\n".join(kept) + "\n", encoding="utf-8")
+    typer.echo(f"issuer {done.issuer}: {len(done.clients)} clients, {len(done.people)} people")
+
+
+@provider_app.command("people")
+def people(state: StateDir) -> None:
+    """The demo people: sign-in name, role, organisation, password and the TOTP code now."""
+    for person in _people(state):
+        organisation = f" ({person.organisation})" if person.organisation else ""
+        typer.echo(
+            f"{person.username:<16} {person.role:<17} password {person.password}  "
+            f"code now {totp(person.totp_secret)}  {person.name}{organisation}"
+        )
+
+
+@provider_app.command("code")
+def code(username: str, state: StateDir) -> None:
+    """The TOTP code an authenticator app holding ``username``'s secret shows now."""
+    for person in _people(state):
+        if person.username == username:
+            typer.echo(totp(person.totp_secret))
+            return
+    typer.echo(f"no demo person {username!r}", err=True)
+    raise typer.Exit(2)
+
+
+def _people(state: Path) -> list[Person]:
+    path = state / "people.json"
+    if not path.exists():
+        typer.echo(f"no {path}: run deploy/local/up.sh first", err=True)
+        raise typer.Exit(2)
+    return [Person(**p) for p in json.loads(path.read_text(encoding="utf-8"))]

@@ -1,0 +1,90 @@
+"""A person signing in at the local OpenID Connect provider without a browser: the same calls
+Glewlwyd's own sign-in page makes (password, then the TOTP code, then consent), then the
+authorization request, whose answer is the redirect back to the relying party."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from corroborate.provider import OTP_SCHEME, Person, totp
+
+
+class ProviderRefused(Exception):
+    """The provider did not sign the person in (wrong password or code, disabled account)."""
+
+
+@dataclass
+class Codes:
+    """TOTP codes, each used once: the provider refuses a code it has already accepted, so a
+    second sign-in by the same person waits for the next 30-second step."""
+
+    used: dict[str, int] = field(default_factory=dict)
+
+    async def fresh(self, person: Person) -> str:
+        step = int(time.time() // 30)
+        if self.used.get(person.username) == step:
+            await asyncio.sleep(30 - time.time() % 30 + 0.2)
+            step = int(time.time() // 30)
+        self.used[person.username] = step
+        return totp(person.totp_secret)
+
+
+async def sign_in_at_provider(
+    provider_url: str,
+    person: Person,
+    authorization_url: str,
+    *,
+    codes: Codes,
+    client_id: str,
+    scope: str = "openid email profile",
+    code: str | None = None,
+    second_factor: bool = True,
+) -> dict[str, str]:
+    """Sign ``person`` in and follow ``authorization_url``; the query parameters the provider
+    sends back to the relying party's redirect URI (``code`` and ``state``, or ``error``)."""
+    api = f"{provider_url.rstrip('/')}/api"
+    async with httpx.AsyncClient(timeout=30.0) as http:
+        signed = await http.post(
+            f"{api}/auth/", json={"username": person.username, "password": person.password}
+        )
+        if signed.status_code != 200:
+            raise ProviderRefused(f"password: HTTP {signed.status_code}")
+        if second_factor:
+            await _second_factor(http, api, person, codes, code)
+        granted = await http.put(f"{api}/auth/grant/{client_id}", json={"scope": scope})
+        if granted.status_code != 200:
+            raise ProviderRefused(f"consent: HTTP {granted.status_code}")
+        # g_continue: what the provider's page adds once the person has signed in and agreed.
+        answer = await http.get(authorization_url + "&g_continue")
+    location = answer.headers.get("location", "")
+    if answer.status_code != 302 or "login.html" in location:
+        raise ProviderRefused(f"authorization: HTTP {answer.status_code} to {location[:200]}")
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+async def _second_factor(
+    http: httpx.AsyncClient, api: str, person: Person, codes: Codes, code: str | None
+) -> None:
+    """Send the TOTP code. A code of the app's is refused if an earlier run already used the
+    same one (the provider accepts each code once): then the next step's code is sent."""
+    for attempt in range(2):
+        value = code if code is not None else await codes.fresh(person)
+        otp = await http.post(
+            f"{api}/auth/",
+            json={
+                "username": person.username,
+                "scheme_type": "otp",
+                "scheme_name": OTP_SCHEME,
+                "value": {"value": value},
+            },
+        )
+        if otp.status_code == 200:
+            return
+        if code is not None or attempt == 1:
+            raise ProviderRefused(f"TOTP code: HTTP {otp.status_code}")
+        codes.used[person.username] = int(time.time() // 30)  # wait for the next step
