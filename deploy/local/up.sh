@@ -7,11 +7,14 @@ bash "$HERE/bootstrap.sh"
 trap 'echo "[up] failed; stopping what was started" >&2; bash "$HERE/down.sh"' ERR
 bash "$HERE/stack.sh" start
 bash "$HERE/services.sh" start
-trap - ERR
 ROOT="$(cd "$HERE/../.." && pwd)"
 STATE="${CORROBORATE_STATE_DIR:-$ROOT/.local}"
+# The demo people and their organisations, in intake's directory, so each can sign in.
+CORROBORATE_ENV_FILE="${CORROBORATE_ENV_FILE:-$STATE/corroborate.env}" \
+    "$ROOT/.venv/bin/corroborate" provider enrol --state "$STATE/glewlwyd/secrets"
+trap - ERR
 echo "Corroborate is up. Try: make demo   (stop with: make down)"
-echo "People sign in at the OpenID Connect provider, http://127.0.0.1:${CORROBORATE_OIDC_PORT:-4593}"
+echo "Sign in at http://127.0.0.1:${CORROBORATE_INTAKE_PORT:-8001}/auth/sign-in (intake; the provider is http://127.0.0.1:${CORROBORATE_OIDC_PORT:-4593})"
 echo "(password, then the code from an authenticator app holding their TOTP secret; the demo"
 echo "people, with the code each would see now: $ROOT/.venv/bin/corroborate provider people --state $STATE/glewlwyd/secrets):"
 "$ROOT/.venv/bin/corroborate" provider people --state "$STATE/glewlwyd/secrets"

@@ -47,6 +47,7 @@ CHECKS = [
 # Who an operation is for, by service and path prefix (the access table says it in full).
 ROLES: list[tuple[str, str, Role]] = [
     ("intake", "/organisations/", Role.ADMIN),
+    ("intake", "/directory/", Role.ADMIN),
     ("intake", "/cases/", Role.ADMIN),
     ("intake", "/", Role.PARTNER),
     ("review", "/roster", Role.COORDINATOR),

@@ -56,6 +56,7 @@ COORDINATOR, CLINICIAN, OTHER_CLINICIAN = (
     "another clinician",
 )
 SENIOR, LEGAL, ANALYST, ADMIN = "senior clinician", "legal", "analyst", "admin"
+MANAGER = "manager"  # no API of its own yet: refused everywhere
 NO_TOKEN, EXPIRED, WRONG_KEY, WRONG_AUDIENCE = (
     "no token",
     "expired token",
@@ -71,6 +72,7 @@ CALLERS = [
     SENIOR,
     LEGAL,
     ANALYST,
+    MANAGER,
     ADMIN,
     NO_TOKEN,
     EXPIRED,
@@ -161,6 +163,37 @@ def _rows() -> list[Row]:
             body={"url": "http://127.0.0.1:9/hook", "secret": "s" * 40},
         ),
         Row("intake", "DELETE", "/organisations/{org_b}/webhook", a({ADMIN})),
+        # intake: the directory, administrators only
+        Row(
+            "intake",
+            "POST",
+            "/directory/organisations",
+            a({ADMIN}),
+            body={"name": "Row Firm {org_b}"},
+        ),
+        Row("intake", "GET", "/directory/organisations", a({ADMIN})),
+        Row(
+            "intake",
+            "PATCH",
+            "/directory/organisations/{directory_org}",
+            a({ADMIN}),
+            body={"active": True},
+        ),
+        Row(
+            "intake",
+            "POST",
+            "/directory/people",
+            a({ADMIN}),
+            body={"email": "row-{org_b}@example.org", "name": "Row", "roles": ["analyst"]},
+        ),
+        Row("intake", "GET", "/directory/people", a({ADMIN})),
+        Row(
+            "intake",
+            "PATCH",
+            "/directory/people/{directory_person}",
+            a({ADMIN}),
+            body={"active": True},
+        ),
         Row(
             "intake",
             "PUT",
@@ -312,6 +345,7 @@ async def world(
         SENIOR: (Role.SENIOR_CLINICIAN, None, senior),
         LEGAL: (Role.LEGAL, None, "legal-1"),
         ANALYST: (Role.ANALYST, None, "analyst-1"),
+        MANAGER: (Role.MANAGER, None, "manager-1"),
         ADMIN: (Role.ADMIN, None, "admin-1"),
     }
     stranger_key, _ = generate_keypair()
@@ -485,6 +519,7 @@ async def _build_world(
         )
         assert hooked.status_code == 200, hooked.text
     return {
+        **await _directory(intake, headers(ADMIN, "intake"), org_a),
         "referral": referral,
         "document": document,
         "appointment": appointment,
@@ -496,6 +531,24 @@ async def _build_world(
         "report": report["report_id"],
         "expires": query["expires"],
         "signature": query["signature"],
+    }
+
+
+async def _directory(intake: httpx.AsyncClient, admin: dict[str, str], tag: str) -> dict[str, str]:
+    """An organisation and a person in the directory, for the rows that change them."""
+    organisation = await intake.post(
+        "/directory/organisations", json={"name": f"Directory {tag}"}, headers=admin
+    )
+    assert organisation.status_code == 201, organisation.text
+    person = await intake.post(
+        "/directory/people",
+        json={"email": f"row-person-{tag}@example.org", "name": "Row", "roles": ["legal"]},
+        headers=admin,
+    )
+    assert person.status_code == 201, person.text
+    return {
+        "directory_org": organisation.json()["organisation_id"],
+        "directory_person": person.json()["person_id"],
     }
 
 
@@ -554,6 +607,8 @@ def test_the_table_covers_every_endpoint_of_every_service() -> None:
         "{org_a}": "{organisation}",
         "{org_b}": "{organisation}",
         "/roster/dr-row": "/roster/{clinician_id}",
+        "{directory_org}": "{organisation_id}",
+        "{directory_person}": "{person_id}",
     }
 
     def normalised(path: str) -> str:

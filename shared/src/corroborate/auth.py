@@ -32,6 +32,7 @@ class Role(StrEnum):
     SENIOR_CLINICIAN = "senior_clinician"
     LEGAL = "legal"
     ANALYST = "analyst"
+    MANAGER = "manager"
     ADMIN = "admin"
 
 

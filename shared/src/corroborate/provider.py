@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import stat
 import time
@@ -364,3 +365,29 @@ def _people(path: Path, wanted: Iterable[tuple[str, str, str, str | None]]) -> t
     )
     _write_private(path, json.dumps([asdict(p) for p in people], indent=2))
     return people
+
+
+def enrolments(
+    people: Iterable[Person],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The directory entries that admit ``people``: their organisations, and an invitation for
+    each (bodies for intake's ``/directory`` API)."""
+    organisations: dict[str, dict[str, Any]] = {}
+    invitations = []
+    for person in people:
+        organisation_id = None
+        if person.organisation:
+            organisation_id = re.sub(r"[^a-z0-9]+", "-", person.organisation.lower()).strip("-")
+            organisations[organisation_id] = {
+                "organisation_id": organisation_id,
+                "name": person.organisation,
+            }
+        invitations.append(
+            {
+                "email": person.email,
+                "name": person.name,
+                "roles": [person.role],
+                "organisation_id": organisation_id,
+            }
+        )
+    return list(organisations.values()), invitations

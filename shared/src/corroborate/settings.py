@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         "local provider's set-up writes them.",
     )
 
+    web_session_idle_minutes: int = Field(
+        default=30, gt=0, description="A signed-in person's session ends after this long idle."
+    )
+    web_session_absolute_hours: int = Field(
+        default=12, gt=0, description="... and this long after sign-in, however busy."
+    )
+
     intake_url: str = "http://127.0.0.1:8001"
     review_url: str = "http://127.0.0.1:8002"
     reporting_url: str = "http://127.0.0.1:8003"

@@ -5,13 +5,17 @@ authorization request, whose answer is the redirect back to the relying party.""
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from corroborate.provider import OTP_SCHEME, Person, totp
+from corroborate.provider import OTP_SCHEME, GlewlwydAdmin, Person, new_person, totp
+from corroborate.settings import Settings
 
 
 class ProviderRefused(Exception):
@@ -88,3 +92,44 @@ async def _second_factor(
         if code is not None or attempt == 1:
             raise ProviderRefused(f"TOTP code: HTTP {otp.status_code}")
         codes.used[person.username] = int(time.time() // 30)  # wait for the next step
+
+
+@dataclass(frozen=True)
+class LocalProvider:
+    """The test command's provider: its address, clients, demo people, and new people a test
+    creates there (each test its own, so no two tests spend the same person's codes)."""
+
+    url: str
+    issuer: str
+    secrets: Path
+
+    @classmethod
+    def of(cls, settings: Settings) -> LocalProvider:
+        assert settings.oidc_issuer, "the test command sets up the provider"
+        assert settings.oidc_clients_file is not None
+        return cls(
+            url=settings.oidc_issuer.split("/api/")[0],
+            issuer=settings.oidc_issuer,
+            secrets=Path(settings.oidc_clients_file).parent,
+        )
+
+    def client_id(self, service: str) -> str:
+        clients = json.loads((self.secrets / "clients.json").read_text(encoding="utf-8"))
+        return str(clients[service]["client_id"])
+
+    async def new_person(
+        self, *, name: str = "Test Person", email: str | None = None, enabled: bool = True
+    ) -> Person:
+        username = f"t-{secrets.token_hex(4)}"
+        person = new_person(username, name, "none", None)
+        if email is not None:
+            person = replace(person, email=email)
+        password = (self.secrets / "admin-password").read_text(encoding="utf-8")
+
+        def create() -> None:
+            with httpx.Client(timeout=30.0) as http:
+                admin = GlewlwydAdmin.signed_in(self.url, password, http=http)
+                admin.ensure_person(person, enabled=enabled)
+
+        await asyncio.to_thread(create)
+        return person

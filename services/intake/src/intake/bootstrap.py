@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,6 +18,9 @@ from corroborate.logging import configure_logging
 from corroborate.mongo import Document
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
+from corroborate.web.app import ProviderClient, install_pages, web_sign_in
+from corroborate.web.signin import WebSignIn
+from intake.adapters.directory_store import ORGANISATIONS, PEOPLE, MongoDirectory
 from intake.adapters.repository import COLLECTION, MongoReferrals
 from intake.adapters.webhook_sender import HttpWebhookSender
 from intake.adapters.webhook_store import (
@@ -32,6 +36,7 @@ from intake.entrypoints.events import event_handlers
 from intake.entrypoints.loops import WebhookDispatcher
 from intake.ports import WebhookDeliveries, WebhookEndpoints
 from intake.service import PUBLISHES, Intake
+from intake.service.directory import DirectoryService
 from intake.service.webhooks import WebhookDispatch, Webhooks
 
 SERVICE = "intake"
@@ -46,6 +51,9 @@ class Wiring:
     intake: Intake
     webhooks: Webhooks
     dispatcher: WebhookDispatcher
+    directory: DirectoryService
+    provider: ProviderClient
+    sign_in: WebSignIn | None
 
 
 def webhook_dispatcher(
@@ -132,7 +140,38 @@ def build(settings: Settings) -> Wiring:
     )
     runtime.subscribe(event_handlers(intake.progress))
     runtime.publishes(*PUBLISHES)
-    return Wiring(runtime=runtime, intake=intake, webhooks=webhooks, dispatcher=dispatcher)
+    directory = DirectoryService(
+        MongoDirectory(runtime.collection(ORGANISATIONS), runtime.collection(PEOPLE)),
+        audit=runtime.audit,
+    )
+    provider = ProviderClient()
+    sign_in = web_sign_in(
+        settings,
+        service=SERVICE,
+        service_url=settings.intake_url,
+        runtime=runtime,
+        directory=directory,
+        client=provider,
+    )
+    return Wiring(
+        runtime=runtime,
+        intake=intake,
+        webhooks=webhooks,
+        dispatcher=dispatcher,
+        directory=directory,
+        provider=provider,
+        sign_in=sign_in,
+    )
+
+
+def _prepare(wiring: Wiring) -> Callable[[], Awaitable[None]]:
+    async def prepare() -> None:
+        await wiring.intake.prepare()
+        await wiring.directory.prepare()
+        if wiring.sign_in is not None:
+            await wiring.sign_in.sessions.prepare()
+
+    return prepare
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -144,16 +183,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title=TITLE,
         version=VERSION,
         summary="Referral partners submit referrals and evidence, and follow their cases.",
-        prepare=wiring.intake.prepare,
+        prepare=_prepare(wiring),
         router=ROUTERS,
         state={
             "intake": wiring.intake,
             "webhooks": wiring.webhooks,
             "webhook_dispatcher": wiring.dispatcher,
+            "directory": wiring.directory,
         },
-        workers=[wiring.dispatcher],
+        workers=[wiring.dispatcher, wiring.provider],
     )
     answer_errors(app, ERRORS)
+    if wiring.sign_in is not None:
+        install_pages(
+            app, service=SERVICE, title="Corroborate for referral partners", sign_in=wiring.sign_in
+        )
     return app
 
 

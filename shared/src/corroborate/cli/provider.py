@@ -77,3 +77,41 @@ def _people(state: Path) -> list[Person]:
         typer.echo(f"no {path}: run deploy/local/up.sh first", err=True)
         raise typer.Exit(2)
     return [Person(**p) for p in json.loads(path.read_text(encoding="utf-8"))]
+
+
+@provider_app.command("enrol")
+def enrol(state: StateDir) -> None:
+    """Put the demo people and their organisations in intake's directory (through its API, as
+    an administrator would), so that each can sign in; those already there are left as they
+    are."""
+    import httpx  # noqa: PLC0415 - only this command needs it
+
+    from corroborate.auth import Role, issue_token  # noqa: PLC0415
+    from corroborate.provider import enrolments  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.auth_private_key_file is None:
+        typer.echo("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set", err=True)
+        raise typer.Exit(2)
+    token = issue_token(
+        private_key_pem=settings.auth_private_key_file.read_text(encoding="utf-8"),
+        issuer=settings.auth_issuer,
+        subject="directory-enrolment",
+        role=Role.ADMIN,
+    )
+    organisations, invitations = enrolments(_people(state))
+    added = 0
+    with httpx.Client(
+        base_url=settings.intake_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as http:
+        for path, body in [
+            *(("/directory/organisations", o) for o in organisations),
+            *(("/directory/people", i) for i in invitations),
+        ]:
+            answer = http.post(path, json=body)
+            if answer.status_code == 201:
+                added += 1
+            elif answer.status_code != 422 or "taken" not in answer.text:
+                typer.echo(f"{path}: HTTP {answer.status_code}: {answer.text}", err=True)
+                raise typer.Exit(1)
+    typer.echo(f"directory: {added} added, the rest already there")

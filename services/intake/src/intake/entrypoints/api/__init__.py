@@ -1,9 +1,11 @@
-"""Intake's HTTP API: referral partners' referrals and evidence, admins' retention, webhooks."""
+"""Intake's HTTP API: referral partners' referrals and evidence, admins' retention, webhooks
+and the directory of organisations and people."""
 
 from fastapi import APIRouter
 
 from intake.entrypoints.api.errors import ERRORS
 from intake.entrypoints.api.routes import (
+    directory,
     documents,
     referrals,
     reports,
@@ -19,6 +21,7 @@ ROUTERS: list[APIRouter] = [
     reports.router,
     retention.router,
     webhooks.router,
+    directory.router,
 ]
 
 __all__ = ["ERRORS", "ROUTERS"]

@@ -8,10 +8,12 @@ from fastapi import Depends, Header, Path
 
 from corroborate.http import from_state
 from intake.service import Intake
+from intake.service.directory import DirectoryService
 from intake.service.webhooks import Webhooks
 
 IntakeService = Annotated[Intake, Depends(from_state(Intake, "intake"))]
 WebhookService = Annotated[Webhooks, Depends(from_state(Webhooks, "webhooks"))]
+DirectoryAdmin = Annotated[DirectoryService, Depends(from_state(DirectoryService, "directory"))]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -11,6 +11,7 @@ from corroborate.http import ErrorAnswers, FieldError, InvalidFields, Refusal
 from corroborate.mongo import CaseErasedError, ConcurrencyConflict
 from corroborate.storage import IntegrityError
 from corroborate.uploads import UploadTooLarge
+from intake.domain.directory import DirectoryRefused, NotInDirectory
 from intake.domain.referral import InvalidTransition, LegalHoldSet, SubmissionIncomplete
 from intake.domain.webhooks import InvalidWebhookUrl, WebhookNotRegistered
 from intake.ports import InvalidCursor
@@ -83,6 +84,12 @@ def _refused_url(exc: InvalidWebhookUrl) -> InvalidFields:
     )
 
 
+def _directory_refused(exc: DirectoryRefused) -> InvalidFields:
+    return InvalidFields(
+        exc.message, [FieldError(field=exc.field, rule=exc.rule, message=exc.message)]
+    )
+
+
 ERRORS: ErrorAnswers = {
     NotFound: Refusal(status.HTTP_404_NOT_FOUND, "no such referral"),
     InvalidTransition: Refusal(status.HTTP_409_CONFLICT),
@@ -106,4 +113,6 @@ ERRORS: ErrorAnswers = {
     InvalidCursor: _invalid_cursor,
     DocumentUnreadable: _unreadable,
     InvalidWebhookUrl: _refused_url,
+    NotInDirectory: Refusal(status.HTTP_404_NOT_FOUND, "no such organisation or person"),
+    DirectoryRefused: _directory_refused,
 }

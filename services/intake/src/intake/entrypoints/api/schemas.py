@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 
+from corroborate.auth import Role
 from corroborate.events.contracts import ErasureReason
 from corroborate.links import SignedLink
 from intake.domain.referral import DocumentKind, Referral, ReferralStatus
@@ -223,3 +224,63 @@ class DeliveryView(View):
 class DeliveryHistory(BaseModel):
     deliveries: list[DeliveryView]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next (older) page.")
+
+
+# --- the directory ------------------------------------------------------------------------
+
+
+class NewOrganisation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=2, max_length=200)]
+    organisation_id: Annotated[str, Field(min_length=2, max_length=60)] | None = Field(
+        default=None, description="Defaults to a slug of the name."
+    )
+    contact_email: Annotated[str, Field(max_length=254)] | None = None
+
+
+class OrganisationChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+class OrganisationView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    organisation_id: str
+    name: str
+    kind: str
+    contact_email: str | None
+    active: bool
+    created_at: datetime
+
+
+class Invitation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    roles: Annotated[list[Role], Field(min_length=1, max_length=8)]
+    organisation_id: Annotated[str, Field(max_length=60)] | None = None
+
+
+class PersonChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    roles: Annotated[list[Role], Field(min_length=1, max_length=8)] | None = None
+    active: bool | None = None
+
+
+class PersonView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    person_id: str
+    email: str
+    name: str
+    roles: list[Role]
+    organisation_id: str | None
+    active: bool
+    invitation_open: bool = Field(description="Not yet signed in: the invitation is unused.")
+    invited_at: datetime
+    last_sign_in_at: datetime | None
