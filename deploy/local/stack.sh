@@ -225,13 +225,14 @@ install_glewlwyd() {
 # a configuration listening on loopback only.
 prepare_glewlwyd() {
     local dir="$1"
+    rm -rf "$dir/web"  # the package's pages, copied afresh at each start
     mkdir -p "$dir/web"
     if [[ ! -f "$dir/glewlwyd.db" ]]; then
         "$VENV_BIN/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).executescript(open(sys.argv[2]).read())' \
             "$dir/glewlwyd.db" /usr/share/dbconfig-common/data/glewlwyd/install/sqlite3
     fi
-    cp -r /usr/share/glewlwyd/webapp/. "$dir/web/"
-    rm -f "$dir/web/config.json"  # the package's is a dangling link
+    cp -rL /usr/share/glewlwyd/webapp/. "$dir/web/"  # its links point into other packages
+    rm -rf "$dir/web/config.json"  # the package links it to a folder
     cp /etc/glewlwyd/config-2.7.json/config.json "$dir/web/config.json"
     "$VENV_BIN/python" - "$dir" "$OIDC_PORT" <<'PY'
 import re, sys

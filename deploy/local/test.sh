@@ -21,6 +21,10 @@ export CORROBORATE_MONGO_PORT="${CORROBORATE_TEST_MONGO_PORT:-27027}"
 export CORROBORATE_S3_PORT="${CORROBORATE_TEST_S3_PORT:-9010}"
 export CORROBORATE_WEED_PORT_BASE="${CORROBORATE_TEST_WEED_PORT_BASE:-9433}"
 export CORROBORATE_OIDC_PORT="${CORROBORATE_TEST_OIDC_PORT:-4594}"
+# Where the browser tests run the services: the provider knows these as redirect URIs.
+export CORROBORATE_INTAKE_URL="http://127.0.0.1:${CORROBORATE_TEST_INTAKE_PORT:-18001}"
+export CORROBORATE_REVIEW_URL="http://127.0.0.1:${CORROBORATE_TEST_REVIEW_PORT:-18002}"
+export CORROBORATE_REPORTING_URL="http://127.0.0.1:${CORROBORATE_TEST_REPORTING_PORT:-18003}"
 export CORROBORATE_ENV_FILE="$CORROBORATE_STATE_DIR/corroborate.env"
 
 cleanup() {
@@ -32,6 +36,7 @@ cleanup() {
 trap cleanup EXIT
 "$ROOT/deploy/local/stack.sh" start
 "$ROOT/deploy/local/stack.sh" install-rabbitmq  # tests/faults runs a node of its own
+"$ROOT/deploy/local/browser.sh"  # Chromium (Debian's) and axe-core for the browser tests
 
 say "ruff check"
 uv run --frozen ruff check .

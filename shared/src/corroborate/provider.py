@@ -257,7 +257,8 @@ class GlewlwydAdmin:
             "name": person.name,
             "email": person.email,
             "password": person.password,
-            "scope": list(SIGN_IN_SCOPES),
+            # g_profile: the provider's own pages (password, second factor, signing out).
+            "scope": [*SIGN_IN_SCOPES, "g_profile"],
             "enabled": enabled,
         }
         self.put_or_post("/user", person.username, body)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 import httpx
@@ -335,10 +336,21 @@ class Stack:
 
 
 @contextmanager
-def services_running(settings: Settings, logs_dir: Path) -> Iterator[Stack]:
-    """The three services as uvicorn processes on free loopback ports, as `make up` runs
-    them; stopped (terminated, then killed if need be) on the way out."""
-    ports = {service: _free_port() for service in SERVICES}
+def services_running(
+    settings: Settings, logs_dir: Path, *, configured_ports: bool = False
+) -> Iterator[Stack]:
+    """The three services as uvicorn processes on free loopback ports (or, with
+    ``configured_ports``, on those of the settings' service URLs, which the identity provider
+    knows as redirect URIs), as `make up` runs them; stopped (terminated, then killed if need
+    be) on the way out."""
+    ports = {
+        service: (
+            int(urlsplit(getattr(settings, f"{service}_url")).port or 80)
+            if configured_ports
+            else _free_port()
+        )
+        for service in SERVICES
+    }
     urls = {service: f"http://127.0.0.1:{port}" for service, port in ports.items()}
     configured = settings.model_copy(
         update={f"{service}_url": url for service, url in urls.items()}

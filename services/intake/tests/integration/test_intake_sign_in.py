@@ -79,6 +79,23 @@ async def _sign_in(
     return await intake.get("/auth/callback", params=back)
 
 
+async def _invited_back_from_provider(
+    intake: httpx.AsyncClient, provider: LocalProvider, admin: Headers
+) -> dict[str, str]:
+    """An invited partner signed in at the provider: what it sends back to the callback."""
+    organisation = await _organisation(intake, admin)
+    person = await provider.new_person()
+    await _invite(intake, admin, person, organisation["organisation_id"])
+    started = await intake.get("/auth/sign-in")
+    return await sign_in_at_provider(
+        provider.url,
+        person,
+        started.headers["location"],
+        codes=CODES,
+        client_id=provider.client_id("intake"),
+    )
+
+
 async def test_an_invited_partner_signs_in_and_sees_their_organisation(
     intake: httpx.AsyncClient, provider: LocalProvider, admin: Headers
 ) -> None:
@@ -141,17 +158,7 @@ async def test_an_invitation_binds_to_the_first_account_only(
 async def test_a_replayed_callback_is_refused(
     intake: httpx.AsyncClient, provider: LocalProvider, admin: Headers
 ) -> None:
-    organisation = await _organisation(intake, admin)
-    person = await provider.new_person()
-    await _invite(intake, admin, person, organisation["organisation_id"])
-    started = await intake.get("/auth/sign-in")
-    back = await sign_in_at_provider(
-        provider.url,
-        person,
-        started.headers["location"],
-        codes=CODES,
-        client_id=provider.client_id("intake"),
-    )
+    back = await _invited_back_from_provider(intake, provider, admin)
     assert (await intake.get("/auth/callback", params=back)).status_code == 303
 
     again = await intake.get("/auth/callback", params=back)
@@ -163,17 +170,7 @@ async def test_a_replayed_callback_is_refused(
 async def test_a_forged_state_gets_no_session(
     intake: httpx.AsyncClient, provider: LocalProvider, admin: Headers
 ) -> None:
-    organisation = await _organisation(intake, admin)
-    person = await provider.new_person()
-    await _invite(intake, admin, person, organisation["organisation_id"])
-    started = await intake.get("/auth/sign-in")
-    back = await sign_in_at_provider(
-        provider.url,
-        person,
-        started.headers["location"],
-        codes=CODES,
-        client_id=provider.client_id("intake"),
-    )
+    back = await _invited_back_from_provider(intake, provider, admin)
 
     forged = await intake.get("/auth/callback", params={**back, "state": "forged"})
 

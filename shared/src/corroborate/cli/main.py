@@ -183,17 +183,11 @@ def stats_export(
     every count rounded), from the running reporting service."""
     import httpx  # noqa: PLC0415
 
+    from corroborate.cli.local_token import local_token  # noqa: PLC0415
+
     settings = load_settings()
-    if settings.auth_private_key_file is None:
-        typer.echo("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set", err=True)
-        raise typer.Exit(2)
-    token = issue_token(
-        private_key_pem=settings.auth_private_key_file.read_text(encoding="utf-8"),
-        issuer=settings.auth_issuer,
-        subject="stats-export",
-        role=Role.ANALYST,
-        audiences=[SERVICE_AUDIENCES["reporting"]],
-        ttl_seconds=300,
+    token = local_token(
+        settings, Role.ANALYST, "stats-export", audiences=[SERVICE_AUDIENCES["reporting"]]
     )
     params: list[tuple[str, str | int | float | bool | None]] = [("by", d.value) for d in by]
     params += [("country", c) for c in country or []]

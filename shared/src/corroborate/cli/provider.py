@@ -86,19 +86,12 @@ def enrol(state: StateDir) -> None:
     are."""
     import httpx  # noqa: PLC0415 - only this command needs it
 
-    from corroborate.auth import Role, issue_token  # noqa: PLC0415
+    from corroborate.auth import Role  # noqa: PLC0415
+    from corroborate.cli.local_token import local_token  # noqa: PLC0415
     from corroborate.provider import enrolments  # noqa: PLC0415
 
     settings = load_settings()
-    if settings.auth_private_key_file is None:
-        typer.echo("CORROBORATE_AUTH_PRIVATE_KEY_FILE is not set", err=True)
-        raise typer.Exit(2)
-    token = issue_token(
-        private_key_pem=settings.auth_private_key_file.read_text(encoding="utf-8"),
-        issuer=settings.auth_issuer,
-        subject="directory-enrolment",
-        role=Role.ADMIN,
-    )
+    token = local_token(settings, Role.ADMIN, "directory-enrolment")
     organisations, invitations = enrolments(_people(state))
     added = 0
     with httpx.Client(

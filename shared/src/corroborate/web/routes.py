@@ -43,13 +43,18 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, age
     )
 
 
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return (text[:1].upper() + text[1:]).rstrip(".") + "."
+
+
 def _refused(request: Request, reason: str, status: int) -> Response:
     return render(
         request,
         "message.html",
         status_code=status,
         title="You could not be signed in",
-        message=reason,
+        message=_sentence(reason),
         action_url="/auth/sign-in",
         action_label="Sign in again",
         visitor=None,

@@ -90,8 +90,8 @@ class WebSignIn:
         member = await self.directory.admit(signed_in)
         if member is None or not member.active:
             raise NotAdmitted(
-                "you signed in, but Corroborate does not know you or your access has ended; "
-                "ask your administrator"
+                "you signed in, but Corroborate does not know you, or your access has ended: "
+                "ask your administrator to add you"
             )
         session_id = await self.sessions.open(
             person_id=member.person_id, subject=signed_in.subject, id_token=signed_in.id_token
