@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import aio_pika
 import pytest
@@ -26,7 +27,12 @@ async def spy(settings: Settings) -> AsyncIterator[Spy]:
     await queue.bind(exchange, routing_key="#")
     seen: list[bytes] = []
 
-    async def collect(case_id: str, types: set[str], within: float = 20.0) -> dict[str, bytes]:
+    async def collect(
+        case_id: str,
+        types: set[str],
+        within: float = 20.0,
+        where: Callable[[dict[str, Any]], bool] = lambda event: True,
+    ) -> dict[str, bytes]:
         async def probe() -> dict[str, bytes] | None:
             while (message := await queue.get(fail=False)) is not None:
                 await message.ack()
@@ -34,7 +40,7 @@ async def spy(settings: Settings) -> AsyncIterator[Spy]:
             found = {}
             for body in seen:
                 event = json.loads(body)
-                if event["case_id"] == case_id and event["type"] in types:
+                if event["case_id"] == case_id and event["type"] in types and where(event):
                     found[event["type"]] = body
             return found if set(found) == types else None
 

@@ -133,3 +133,26 @@ class LocalProvider:
 
         await asyncio.to_thread(create)
         return person
+
+
+async def sign_in_to(
+    service: httpx.AsyncClient,
+    name: str,
+    provider: LocalProvider,
+    person: Person,
+    *,
+    codes: Codes,
+    next_path: str = "/auth/me",
+) -> httpx.Response:
+    """A browser's round trip to a service's pages (``service`` keeps its cookies): the
+    service's sign-in, the provider, and the service's answer at its callback."""
+    started = await service.get("/auth/sign-in", params={"next": next_path})
+    assert started.status_code == 303, started.text
+    back = await sign_in_at_provider(
+        provider.url,
+        person,
+        started.headers["location"],
+        codes=codes,
+        client_id=provider.client_id(name),
+    )
+    return await service.get("/auth/callback", params=back)

@@ -98,7 +98,7 @@ def build(settings: Settings) -> Wiring:
         service=SERVICE,
         settings=settings,
         buckets=(settings.bucket_name(DOCUMENTS),),
-        outbox_collections=(COLLECTION,),
+        outbox_collections=(COLLECTION, PEOPLE),
     )
     webhooks = Webhooks(
         endpoints=MongoWebhookEndpoints(runtime.collection(ENDPOINTS)),
@@ -139,9 +139,13 @@ def build(settings: Settings) -> Wiring:
         audit=runtime.audit,
     )
     runtime.subscribe(event_handlers(intake.progress))
-    runtime.publishes(*PUBLISHES)
+    runtime.publishes(*PUBLISHES, "directory.person_changed")
     directory = DirectoryService(
-        MongoDirectory(runtime.collection(ORGANISATIONS), runtime.collection(PEOPLE)),
+        MongoDirectory(
+            runtime.collection(ORGANISATIONS),
+            runtime.collection(PEOPLE),
+            on_events=runtime.relay.notify,
+        ),
         audit=runtime.audit,
     )
     provider = ProviderClient()

@@ -4,9 +4,10 @@ needs the session's CSRF token."""
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -16,11 +17,12 @@ from pymongo import AsyncMongoClient
 from corroborate.auth import Role
 from corroborate.provider import Person
 from corroborate.settings import Settings
-from corroborate_testing.identity import Codes, LocalProvider, sign_in_at_provider
+from corroborate_testing.identity import Codes, LocalProvider, sign_in_at_provider, sign_in_to
 
 pytestmark = pytest.mark.integration
 
 Headers = dict[str, str]
+Spy = Callable[..., Awaitable[dict[str, bytes]]]
 CODES = Codes()
 
 
@@ -67,16 +69,7 @@ async def _sign_in(
     intake: httpx.AsyncClient, provider: LocalProvider, person: Person
 ) -> httpx.Response:
     """The browser's round trip: intake's sign-in, the provider, back to intake's callback."""
-    started = await intake.get("/auth/sign-in", params={"next": "/auth/me"})
-    assert started.status_code == 303
-    back = await sign_in_at_provider(
-        provider.url,
-        person,
-        started.headers["location"],
-        codes=CODES,
-        client_id=provider.client_id("intake"),
-    )
-    return await intake.get("/auth/callback", params=back)
+    return await sign_in_to(intake, "intake", provider, person, codes=CODES)
 
 
 async def _invited_back_from_provider(
@@ -264,3 +257,39 @@ async def test_the_directory_refuses_what_breaks_its_rules_by_field(
     )
     assert duplicate.status_code == 422
     assert "organisation_id" in duplicate.text
+
+
+async def test_each_change_to_a_person_is_announced_as_they_now_are(
+    intake: httpx.AsyncClient, provider: LocalProvider, admin: Headers, spy: Spy
+) -> None:
+    organisation = await _organisation(intake, admin)
+    person = await provider.new_person(name="Announced Person")
+    invited = await _invite(intake, admin, person, organisation["organisation_id"])
+    person_id = invited["person_id"]
+
+    async def snapshot(revision: int) -> dict[str, Any]:
+        seen = await spy(
+            person_id,
+            {"directory.person_changed"},
+            where=lambda event: event["payload"]["revision"] == revision,
+        )
+        payload: dict[str, Any] = json.loads(seen["directory.person_changed"])["payload"]
+        return payload
+
+    invitation = await snapshot(1)
+    assert (await _sign_in(intake, provider, person)).status_code == 303
+    bound = await snapshot(2)
+    changed = await intake.patch(
+        f"/directory/people/{person_id}", json={"active": False}, headers=admin
+    )
+    assert changed.status_code == 200, changed.text
+    left = await snapshot(3)
+
+    assert (invitation["subject"], invitation["active"]) == (None, True)
+    assert bound["subject"] is not None
+    assert bound["active"] is True
+    assert (left["subject"], left["active"]) == (bound["subject"], False)
+    for each in (invitation, bound, left):
+        assert each["email"] == person.email
+        assert each["organisation_id"] == organisation["organisation_id"]
+        assert each["roles"] == ["partner"]

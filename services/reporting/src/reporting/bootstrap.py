@@ -13,6 +13,9 @@ from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
+from corroborate.web.app import ProviderClient, directory_copy, install_pages, web_sign_in
+from corroborate.web.directory_copy import DirectoryCopy
+from corroborate.web.signin import WebSignIn
 from reporting.adapters.operations import COLLECTION as DEADLINES
 from reporting.adapters.operations import WITHDRAWN, DeadlineLog, WithdrawnCases
 from reporting.adapters.repository import COLLECTION, LegalReviewRepository
@@ -42,14 +45,26 @@ class UseCases:
     legal_queue: LegalQueue
     issuing: Issuing
     statistics: Statistics
+    staff: DirectoryCopy
+    sign_in: WebSignIn | None
 
     async def prepare(self) -> None:
         await self.legal_queue.prepare()
         await self.issuing.prepare()
         await self.statistics.prepare()
+        await self.staff.prepare()
+        if self.sign_in is not None:
+            await self.sign_in.sessions.prepare()
 
 
-def build(settings: Settings) -> tuple[ServiceRuntime, UseCases]:
+@dataclass(frozen=True)
+class Wiring:
+    runtime: ServiceRuntime
+    use_cases: UseCases
+    provider: ProviderClient
+
+
+def build(settings: Settings) -> Wiring:
     """Wire reporting's use cases to its infrastructure; nothing connects yet."""
     link_secret = settings.report_link_secret.get_secret_value()
     if not link_secret:
@@ -61,6 +76,8 @@ def build(settings: Settings) -> tuple[ServiceRuntime, UseCases]:
         outbox_collections=(COLLECTION,),
     )
     reviews = LegalReviewRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify)
+    staff = directory_copy(runtime)
+    provider = ProviderClient()
     use_cases = UseCases(
         legal_queue=LegalQueue(
             reviews=reviews,
@@ -97,18 +114,28 @@ def build(settings: Settings) -> tuple[ServiceRuntime, UseCases]:
             base=settings.statistics_rounding_base,
             audit=runtime.audit,
         ),
+        staff=staff,
+        sign_in=web_sign_in(
+            settings,
+            service=SERVICE,
+            service_url=settings.reporting_url,
+            runtime=runtime,
+            directory=staff,
+            client=provider,
+        ),
     )
-    runtime.subscribe(event_handlers(use_cases.legal_queue, use_cases.statistics))
+    runtime.subscribe(event_handlers(use_cases.legal_queue, use_cases.statistics, staff))
     runtime.publishes("report.issued", "report.changes_requested")
-    return runtime, use_cases
+    return Wiring(runtime=runtime, use_cases=use_cases, provider=provider)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, use_cases = build(settings)
+    wiring = build(settings)
+    use_cases = wiring.use_cases
     app = service_app(
-        runtime=runtime,
+        runtime=wiring.runtime,
         title=TITLE,
         version=VERSION,
         summary="Legal sign-off, the medico-legal report and its download, and statistics.",
@@ -119,12 +146,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "issuing": use_cases.issuing,
             "statistics": use_cases.statistics,
         },
+        workers=[wiring.provider],
     )
     answer_errors(app, ERRORS)
+    if use_cases.sign_in is not None:
+        install_pages(
+            app,
+            service=SERVICE,
+            title="Corroborate for legal, analysis and management",
+            sign_in=use_cases.sign_in,
+        )
     return app
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
     """For ``faststream docs gen --factory reporting.bootstrap:create_asyncapi_app``."""
-    runtime, _ = build(settings or load_settings())
-    return runtime.asyncapi_app(title=TITLE, version=VERSION)
+    wiring = build(settings or load_settings())
+    return wiring.runtime.asyncapi_app(title=TITLE, version=VERSION)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
 from fastapi import FastAPI
 from faststream import FastStream
 
@@ -9,6 +12,9 @@ from corroborate.http import answer_errors
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
+from corroborate.web.app import ProviderClient, directory_copy, install_pages, web_sign_in
+from corroborate.web.directory_copy import DirectoryCopy
+from corroborate.web.signin import WebSignIn
 from review.adapters.repository import COLLECTION, MongoCaseRepository
 from review.adapters.roster import COLLECTION as CLINICIANS
 from review.adapters.roster import MongoRoster
@@ -24,7 +30,16 @@ VERSION = "0.1.0"
 PHOTOGRAPHS = "review-photographs"
 
 
-def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
+@dataclass(frozen=True)
+class Wiring:
+    runtime: ServiceRuntime
+    review: Review
+    staff: DirectoryCopy
+    provider: ProviderClient
+    sign_in: WebSignIn | None
+
+
+def build(settings: Settings) -> Wiring:
     """Wire review's use cases to its infrastructure; nothing connects yet."""
     runtime = ServiceRuntime(
         service=SERVICE,
@@ -32,6 +47,7 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
         buckets=(settings.bucket_name(PHOTOGRAPHS),),
         outbox_collections=(COLLECTION,),
     )
+    staff = directory_copy(runtime)
     review = Review(
         cases=MongoCaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
         roster=MongoRoster(runtime.collection(CLINICIANS), runtime.collection(COLLECTION)),
@@ -45,32 +61,57 @@ def build(settings: Settings) -> tuple[ServiceRuntime, Review]:
         store=runtime.store,
         photographs_bucket=settings.bucket_name(PHOTOGRAPHS),
         audit=runtime.audit,
+        staff=staff,
     )
-    runtime.subscribe(event_handlers(review))
+    runtime.subscribe(event_handlers(review, staff))
     runtime.publishes(*PUBLISHES)
-    return runtime, review
+    provider = ProviderClient()
+    sign_in = web_sign_in(
+        settings,
+        service=SERVICE,
+        service_url=settings.review_url,
+        runtime=runtime,
+        directory=staff,
+        client=provider,
+    )
+    return Wiring(runtime=runtime, review=review, staff=staff, provider=provider, sign_in=sign_in)
+
+
+def _prepare(wiring: Wiring) -> Callable[[], Awaitable[None]]:
+    async def prepare() -> None:
+        await wiring.review.prepare()
+        await wiring.staff.prepare()
+        if wiring.sign_in is not None:
+            await wiring.sign_in.sessions.prepare()
+
+    return prepare
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(service=SERVICE, level=settings.log_level)
-    runtime, review = build(settings)
+    wiring = build(settings)
+    review = wiring.review
     deadlines = DeadlineWatch(review.escalate_due, poll_seconds=settings.deadline_poll_seconds)
     app = service_app(
-        runtime=runtime,
+        runtime=wiring.runtime,
         title=TITLE,
         version=VERSION,
         summary="Triage, clinician assignment, Istanbul Protocol findings, clinical peer review.",
-        prepare=review.prepare,
+        prepare=_prepare(wiring),
         router=ROUTERS,
         state={"review": review, "deadlines": deadlines},
-        workers=[deadlines],
+        workers=[deadlines, wiring.provider],
     )
     answer_errors(app, ERRORS)
+    if wiring.sign_in is not None:
+        install_pages(
+            app, service=SERVICE, title="Corroborate for clinical teams", sign_in=wiring.sign_in
+        )
     return app
 
 
 def create_asyncapi_app(settings: Settings | None = None) -> FastStream:
     """For ``faststream docs gen --factory review.bootstrap:create_asyncapi_app``."""
-    runtime, _ = build(settings or load_settings())
-    return runtime.asyncapi_app(title=TITLE, version=VERSION)
+    wiring = build(settings or load_settings())
+    return wiring.runtime.asyncapi_app(title=TITLE, version=VERSION)

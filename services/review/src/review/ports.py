@@ -15,6 +15,7 @@ from corroborate.events.contracts import SealedDetails
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import StoredAggregate
 from corroborate.storage import StoredObject
+from corroborate.web.signin import Member
 from review.domain.case import CaseStatus, ReviewCase
 from review.domain.roster import Clinician
 
@@ -67,6 +68,12 @@ class Roster(Protocol):
     async def all(self) -> list[Clinician]: ...
 
     async def caseloads(self) -> Counter[str]: ...
+
+
+class Staff(Protocol):
+    """Who works here, as the directory says (review's copy of it)."""
+
+    async def member(self, person_id: str) -> Member | None: ...
 
 
 class PhotographStore(Protocol):

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from corroborate.auth import Role
 from corroborate.crypto import DataKey, KeyRing, WrappedKey
 from corroborate.events.registry import EventRegistry
 from corroborate.vocab import BodyRegion, ConsistencyLevel, LesionType
@@ -421,6 +422,8 @@ class EscalationKind(StrEnum):
     NO_APPOINTMENT = "no_appointment"
     REPORT_DUE_SOON = "report_due_soon"
     REPORT_OVERDUE = "report_overdue"
+    CLINICIAN_LEFT = "clinician_left"
+    """The assigned clinician no longer works here (deactivated in the directory)."""
 
 
 class CaseEscalated(Contract):
@@ -441,6 +444,25 @@ class ReportIssued(Contract):
     signed_off_by: str
 
 
+class PersonChanged(Contract):
+    """A person in the directory as they are now, after any change: invited, bound to the
+    provider's subject at a first sign-in, roles changed, deactivated or reactivated. The
+    envelope's ``case_id`` is the person's id. ``revision`` rises by one with each change, so a
+    copy applies a snapshot only when it is newer than the one it holds, in whatever order the
+    snapshots arrive. A person is staff data, not a survivor's: nothing here is sealed."""
+
+    person_id: uuid.UUID
+    revision: Annotated[int, Field(ge=1)]
+    email: Annotated[str, Field(max_length=254)]
+    name: Annotated[str, Field(max_length=200)]
+    roles: Annotated[list[Role], Field(min_length=1, max_length=8)]
+    organisation_id: str | None = None
+    subject: str | None = None
+    """The provider's subject, once the invitation is bound."""
+    active: bool
+    changed_at: datetime
+
+
 def _build() -> EventRegistry:
     registry = EventRegistry()
     registry.register("referral.submitted", 1, ReferralSubmitted)
@@ -458,6 +480,7 @@ def _build() -> EventRegistry:
     registry.register("report.changes_requested", 1, ReportChangesRequested)
     registry.register("case.escalated", 1, CaseEscalated)
     registry.register("case.erased", 1, CaseErased)
+    registry.register("directory.person_changed", 1, PersonChanged)
     return registry
 
 

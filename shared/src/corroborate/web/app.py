@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from corroborate.oidc import ClientSettings, RelyingParty
 from corroborate.runtime import ServiceRuntime
 from corroborate.settings import Settings
+from corroborate.web.directory_copy import COPY, DirectoryCopy
 from corroborate.web.pages import STATIC
 from corroborate.web.routes import router
 from corroborate.web.sessions import SESSIONS, SIGN_INS, SessionPolicy, Sessions
@@ -66,6 +67,11 @@ def web_sign_in(
         ),
     )
     return WebSignIn(relying_party=relying_party, sessions=sessions, directory=directory)
+
+
+def directory_copy(runtime: ServiceRuntime) -> DirectoryCopy:
+    """The copy of the directory a service that does not own it keeps from its events."""
+    return DirectoryCopy(runtime.collection(COPY))
 
 
 def install_pages(app: FastAPI, *, service: str, title: str, sign_in: WebSignIn) -> None:

@@ -30,6 +30,8 @@ class Member:
     organisation: str | None
     organisation_name: str | None
     active: bool
+    subject: str | None = None
+    """The provider's subject the directory has bound them to (None while invited)."""
 
 
 class Directory(Protocol):
@@ -107,7 +109,7 @@ class WebSignIn:
         if session is None:
             return None
         member = await self.directory.member(session.person_id)
-        if member is None or not member.active:
+        if member is None or not member.active or member.subject not in (None, session.subject):
             await self.sessions.close_all(session.person_id)
             return None
         return Visitor(session_id=session_id, session=session, member=member)

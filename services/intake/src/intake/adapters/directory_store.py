@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -9,11 +10,15 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from corroborate.mongo import Document
+from corroborate.events.envelope import EventEnvelope
+from corroborate.mongo import Document, insert_aggregate, save_aggregate
 from intake.domain.directory import DirectoryRefused, Organisation, Person
 
 ORGANISATIONS = "directory_organisations"
 PEOPLE = "directory_people"
+"""People, each an aggregate with its outbox: every change announces the person as they now are
+(``directory.person_changed``)."""
+_WITHOUT_OUTBOX = {"outbox": 0, "processed_events": 0}
 
 
 def _organisation(doc: Document) -> Organisation:
@@ -26,15 +31,26 @@ def _person(doc: Document) -> Person:
 
 class MongoDirectory:
     def __init__(
-        self, organisations: AsyncCollection[Document], people: AsyncCollection[Document]
+        self,
+        organisations: AsyncCollection[Document],
+        people: AsyncCollection[Document],
+        *,
+        on_events: Callable[[], None] = lambda: None,
     ) -> None:
         self._organisations = organisations
         self._people = people
+        self._on_events = on_events
 
     async def prepare(self) -> None:
         await self._people.create_index([("email", ASCENDING)], unique=True)
         await self._people.create_index([("subject", ASCENDING)], unique=True, sparse=True)
         await self._people.create_index([("organisation_id", ASCENDING)])
+        # People written before the directory announced its changes: at version 1, nothing
+        # queued.
+        await self._people.update_many(
+            {"version": {"$exists": False}},
+            {"$set": {"version": 1, "outbox": [], "outbox_pending": False}},
+        )
 
     async def add_organisation(self, organisation: Organisation) -> None:
         doc = organisation.model_dump(mode="python", exclude={"organisation_id"}, exclude_none=True)
@@ -60,38 +76,47 @@ class MongoDirectory:
         )
         return None if found is None else _organisation(found)
 
-    async def add_person(self, person: Person) -> None:
-        doc = person.model_dump(mode="python", exclude={"person_id"}, exclude_none=True)
+    async def add_person(self, person: Person, *, events: list[EventEnvelope]) -> None:
+        doc = person.model_dump(mode="python", exclude={"person_id", "version"}, exclude_none=True)
         try:
-            await self._people.insert_one({"_id": person.person_id, **doc})
+            await insert_aggregate(
+                self._people, document={"_id": person.person_id, **doc}, events=events
+            )
         except DuplicateKeyError as exc:
             raise DirectoryRefused(
                 "email", "taken", "someone with this email address is already in the directory"
             ) from exc
+        self._on_events()
 
     async def person(self, person_id: str) -> Person | None:
-        found = await self._people.find_one({"_id": person_id})
+        found = await self._people.find_one({"_id": person_id}, _WITHOUT_OUTBOX)
         return None if found is None else _person(found)
 
     async def by_subject(self, subject: str) -> Person | None:
-        found = await self._people.find_one({"subject": subject})
+        found = await self._people.find_one({"subject": subject}, _WITHOUT_OUTBOX)
+        return None if found is None else _person(found)
+
+    async def by_email(self, email: str) -> Person | None:
+        found = await self._people.find_one({"email": email}, _WITHOUT_OUTBOX)
         return None if found is None else _person(found)
 
     async def people(self, organisation_id: str | None = None) -> list[Person]:
         query = {} if organisation_id is None else {"organisation_id": organisation_id}
-        return [_person(d) async for d in self._people.find(query).sort("name", 1)]
+        found = self._people.find(query, _WITHOUT_OUTBOX).sort("name", 1)
+        return [_person(d) async for d in found]
 
-    async def bind(self, email: str, subject: str, at: datetime) -> Person | None:
-        """Bind the open invitation for ``email`` to ``subject``, once."""
-        found = await self._people.find_one_and_update(
-            {"email": email, "subject": {"$exists": False}},
-            {"$set": {"subject": subject, "bound_at": at, "last_sign_in_at": at}},
-            return_document=ReturnDocument.AFTER,
+    async def save_person(self, person: Person, *, events: list[EventEnvelope]) -> Person:
+        changes = person.model_dump(mode="python", exclude={"person_id", "version"})
+        await save_aggregate(
+            self._people,
+            aggregate_id=person.person_id,
+            expected_version=person.version,
+            changes=changes,
+            events=events,
         )
-        return None if found is None else _person(found)
+        if events:
+            self._on_events()
+        return person.model_copy(update={"version": person.version + 1})
 
-    async def update_person(self, person_id: str, **changes: Any) -> Person | None:
-        found = await self._people.find_one_and_update(
-            {"_id": person_id}, {"$set": changes}, return_document=ReturnDocument.AFTER
-        )
-        return None if found is None else _person(found)
+    async def signed_in(self, person_id: str, at: datetime) -> None:
+        await self._people.update_one({"_id": person_id}, {"$set": {"last_sign_in_at": at}})

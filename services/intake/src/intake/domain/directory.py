@@ -76,6 +76,8 @@ class Person(BaseModel):
     invited_by: str
     bound_at: datetime | None = None
     last_sign_in_at: datetime | None = None
+    version: int = 1
+    """Rises with each change; the version read is the one a save expects to replace."""
 
     @field_validator("email")
     @classmethod

@@ -3,6 +3,7 @@ person is admitted if the directory knows them (``corroborate.web.signin.Directo
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -11,6 +12,9 @@ from pydantic import ValidationError
 from corroborate.audit import Actor, AuditTrail, actor_of
 from corroborate.auth import Principal, Role
 from corroborate.clock import utc_now
+from corroborate.events.contracts import CASE_EVENTS, PersonChanged
+from corroborate.events.envelope import EventEnvelope, new_event
+from corroborate.mongo import ConcurrencyConflict
 from corroborate.oidc import SignedIn
 from corroborate.web.signin import Member
 from intake.domain.directory import (
@@ -21,6 +25,8 @@ from intake.domain.directory import (
     slug_of,
 )
 from intake.ports import DirectoryStore
+
+_ATTEMPTS = 5
 
 
 def _refusal(exc: ValidationError) -> DirectoryRefused:
@@ -115,7 +121,7 @@ class DirectoryService:
             )
         except ValidationError as exc:
             raise _refusal(exc) from exc
-        await self.store.add_person(person)
+        await self.store.add_person(person, events=[self._announce(person, revision=1)])
         await self._audit.record(
             "directory.person_invited",
             actor=actor_of(caller),
@@ -131,29 +137,36 @@ class DirectoryService:
         roles: tuple[Role, ...] | None = None,
         active: bool | None = None,
     ) -> Person:
-        person = await self.store.person(person_id)
-        if person is None:
-            raise NotInDirectory
         changes: dict[str, object] = {}
         if roles is not None:
-            try:
-                Person.model_validate({**person.model_dump(), "roles": roles})
-            except ValidationError as exc:
-                raise _refusal(exc) from exc
-            changes["roles"] = [r.value for r in roles]
+            changes["roles"] = roles
         if active is not None:
             changes["active"] = active
-        if not changes:
-            return person
-        changed = await self.store.update_person(person_id, **changes)
-        if changed is None:
-            raise NotInDirectory
-        await self._audit.record(
-            "directory.person_changed",
-            actor=actor_of(caller),
-            details={"person": person_id, **changes},
-        )
-        return changed
+        for _ in range(_ATTEMPTS):
+            person = await self.store.person(person_id)
+            if person is None:
+                raise NotInDirectory
+            try:
+                changed = Person.model_validate({**person.model_dump(), **changes})
+            except ValidationError as exc:
+                raise _refusal(exc) from exc
+            if changed == person:
+                return person
+            try:
+                saved = await self.store.save_person(changed, events=[self._announce(changed)])
+            except ConcurrencyConflict:
+                continue  # changed meanwhile: apply these changes to what is there now
+            await self._audit.record(
+                "directory.person_changed",
+                actor=actor_of(caller),
+                details={
+                    "person": person_id,
+                    **({"roles": [r.value for r in changed.roles]} if roles is not None else {}),
+                    **({"active": active} if active is not None else {}),
+                },
+            )
+            return saved
+        raise ConcurrencyConflict(f"person {person_id} kept changing; try again")
 
     async def people(self, organisation_id: str | None = None) -> list[Person]:
         return await self.store.people(organisation_id)
@@ -163,19 +176,57 @@ class DirectoryService:
     async def admit(self, signed_in: SignedIn) -> Member | None:
         now = self._clock()
         person = await self.store.by_subject(signed_in.subject)
-        if person is None and signed_in.email:
-            person = await self.store.bind(signed_in.email.lower(), signed_in.subject, now)
-            if person is not None:
-                await self._audit.record(
-                    "directory.invitation_accepted",
-                    actor=Actor(subject=signed_in.subject, role="unknown"),
-                    details={"person": person.person_id},
-                )
-        elif person is not None:
-            person = await self.store.update_person(person.person_id, last_sign_in_at=now)
+        if person is not None:
+            await self.store.signed_in(person.person_id, now)
+        elif signed_in.email:
+            person = await self._bind(signed_in.email.lower(), signed_in.subject, now)
         if person is None or not person.active:
             return None
         return await self._member(person)
+
+    async def _bind(self, email: str, subject: str, now: datetime) -> Person | None:
+        """Bind the open invitation for ``email`` to ``subject``: once, and to the first
+        account only (a second account with the same email later finds it bound)."""
+        for _ in range(_ATTEMPTS):
+            person = await self.store.by_email(email)
+            if person is None or not person.invitation_open:
+                return None
+            bound = person.model_copy(
+                update={"subject": subject, "bound_at": now, "last_sign_in_at": now}
+            )
+            try:
+                saved = await self.store.save_person(bound, events=[self._announce(bound)])
+            except ConcurrencyConflict:
+                continue
+            await self._audit.record(
+                "directory.invitation_accepted",
+                actor=Actor(subject=subject, role="unknown"),
+                details={"person": person.person_id},
+            )
+            return saved
+        return None
+
+    def _announce(self, person: Person, *, revision: int | None = None) -> EventEnvelope:
+        """``directory.person_changed``: the person as the write of ``person`` (read at its
+        version) leaves them, at the next version; a new person is at revision 1."""
+        revision = person.version + 1 if revision is None else revision
+        return new_event(
+            payload=PersonChanged(
+                person_id=uuid.UUID(person.person_id),
+                revision=revision,
+                email=person.email,
+                name=person.name,
+                roles=list(person.roles),
+                organisation_id=person.organisation_id,
+                subject=person.subject,
+                active=person.active,
+                changed_at=self._clock(),
+            ),
+            case_id=uuid.UUID(person.person_id),
+            producer="intake",
+            correlation_id=uuid.uuid4(),
+            registry=CASE_EVENTS,
+        )
 
     async def member(self, person_id: str) -> Member | None:
         person = await self.store.person(person_id)
@@ -196,4 +247,5 @@ class DirectoryService:
             organisation=person.organisation_id,
             organisation_name=organisation.name if organisation else None,
             active=active,
+            subject=person.subject,
         )

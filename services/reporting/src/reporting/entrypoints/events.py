@@ -5,6 +5,7 @@ from __future__ import annotations
 from corroborate.events.contracts import (
     CaseErased,
     CaseEscalated,
+    PersonChanged,
     ReferralAccepted,
     ReferralDeclined,
     ReferralSubmitted,
@@ -13,11 +14,14 @@ from corroborate.events.contracts import (
     ReviewCompleted,
 )
 from corroborate.messaging.handlers import EventHandlers
+from corroborate.web.directory_copy import DirectoryCopy
 from reporting.service.legal_review import LegalQueue
 from reporting.service.statistics import Statistics
 
 
-def event_handlers(legal: LegalQueue, statistics: Statistics) -> EventHandlers:
+def event_handlers(
+    legal: LegalQueue, statistics: Statistics, staff: DirectoryCopy
+) -> EventHandlers:
     """Each handler is idempotent. Where both hear an event, statistics go first, so a
     redelivery that the legal review recognises as already handled has updated them too."""
     return (
@@ -30,4 +34,5 @@ def event_handlers(legal: LegalQueue, statistics: Statistics) -> EventHandlers:
         .on(ReferralDeclined, statistics.on_referral_declined)
         .on(ReportIssued, statistics.on_report_issued)
         .on(CaseErased, legal.on_case_erased)
+        .on(PersonChanged, staff.on_person_changed)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -261,11 +262,21 @@ class ReviewCase:
             reasons.append("triage response overdue")
         return Urgency(score=score, reasons=reasons)
 
-    def risks(self, *, now: datetime, no_appointment_days: int, due_soon_days: int) -> list[Risk]:
-        """The deadlines at risk or missed now: computed from the case's own data, so they
-        survive a restart and need no sleeping timer."""
+    def risks(
+        self,
+        *,
+        now: datetime,
+        no_appointment_days: int,
+        due_soon_days: int,
+        gone: Collection[str] = (),
+    ) -> list[Risk]:
+        """The deadlines at risk or missed now: computed from the case's own data (and
+        ``gone``, the clinicians who no longer work here), so they survive a restart and need
+        no sleeping timer."""
         today = now.date()
         risks: list[Risk] = []
+        if self.status in OPEN_CASELOAD and self.clinician_id in gone:
+            risks.append(Risk(EscalationKind.CLINICIAN_LEFT, today))
         if self.status is CaseStatus.AWAITING_TRIAGE and now > self.response_due:
             risks.append(Risk(EscalationKind.TRIAGE_OVERDUE, self.response_due.date()))
         if self.status in {CaseStatus.ACCEPTED, CaseStatus.ASSIGNED} and not self.appointments:

@@ -14,7 +14,7 @@ from corroborate.crypto import KeyRing
 from corroborate.events.contracts import CASE_EVENTS, SealedText, open_text, seal_text
 from corroborate.events.envelope import EventEnvelope, new_event
 from review.domain.case import CaseStatus, NotAssigned, ReviewCase
-from review.ports import CaseRepository, PhotographStore, Roster, StoredCase
+from review.ports import CaseRepository, PhotographStore, Roster, Staff, StoredCase
 
 PRODUCER = "review"
 PUBLISHES = (
@@ -55,9 +55,11 @@ class ReviewBase:
         store: PhotographStore,
         photographs_bucket: str,
         audit: AuditTrail,
+        staff: Staff | None = None,
         max_photo_bytes: int = 50 * 1024 * 1024,
     ) -> None:
         self._audit = audit
+        self._staff = staff
         self._cases = cases
         self._roster = roster
         self._policy = policy
