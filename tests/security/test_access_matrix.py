@@ -5,6 +5,11 @@ endpoint, the callers it admits, and the callers who must not learn that the cas
 get 404, as if it did not). Everyone else with a valid token gets 403, and a missing, expired,
 wrongly signed or wrongly addressed token gets 401. "Admitted" means the request passed
 authorisation: it may still be refused for its content or the case's state (409, 422).
+
+People at a browser call the same endpoints with their signed-in session instead of a token:
+each signed-in caller gets exactly what the same person with a token gets, except that a
+change (any method but GET) without the session's CSRF token is refused (403), and a person
+the directory has deactivated is not signed in at all (401), at every service.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from corroborate.events.contracts import (
     seal_details,
 )
 from corroborate.events.envelope import new_event
+from corroborate.oidc import SignedIn as OidcSignedIn
 from corroborate.settings import Settings
 from corroborate.walk.samples import (
     ACCEPT,
@@ -79,7 +85,19 @@ CALLERS = [
     WRONG_KEY,
     WRONG_AUDIENCE,
 ]
-UNAUTHENTICATED = {NO_TOKEN, EXPIRED, WRONG_KEY, WRONG_AUDIENCE}
+# The same people signed in through the directory, calling with their session cookie.
+PARTNER_A_SIGNED_IN = "partner of organisation A, signed in"
+SIGNED_IN = {
+    PARTNER_A_SIGNED_IN: PARTNER_A,
+    "coordinator, signed in": COORDINATOR,
+    "the assigned clinician, signed in": CLINICIAN,
+    "admin, signed in": ADMIN,
+}
+NO_CSRF = "coordinator, signed in, sending no CSRF token"
+DEACTIVATED = "a signed-in person since deactivated"
+CALLERS += [*SIGNED_IN, NO_CSRF, DEACTIVATED]
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "secret": "s" * 40}
+UNAUTHENTICATED = {NO_TOKEN, EXPIRED, WRONG_KEY, WRONG_AUDIENCE, DEACTIVATED}
 EVERYONE = set(CALLERS)
 
 
@@ -94,12 +112,20 @@ class Row:
     content: bytes | None = None
     params: dict[str, Any] = field(default_factory=dict)
     public: bool = False  # health checks need no token at all
+    again: tuple[str, str, Any] | None = None
+    """A call an administrator makes before each caller, to put back what the row's call
+    takes away (method, path, body)."""
 
     def expected(self, caller: str) -> str:
         if self.public:
             return "admitted"
-        if caller in UNAUTHENTICATED:
+        # Partners sign in at intake only.
+        elsewhere = caller == PARTNER_A_SIGNED_IN and self.service != "intake"
+        if caller in UNAUTHENTICATED or elsewhere:
             return "401"
+        if caller == NO_CSRF and self.method != "GET":
+            return "403"
+        caller = COORDINATOR if caller == NO_CSRF else SIGNED_IN.get(caller, caller)
         if caller in self.admitted:
             return "admitted"
         if caller in self.hidden_from:
@@ -162,7 +188,13 @@ def _rows() -> list[Row]:
             a({ADMIN}),
             body={"url": "http://127.0.0.1:9/hook", "secret": "s" * 40},
         ),
-        Row("intake", "DELETE", "/organisations/{org_b}/webhook", a({ADMIN})),
+        Row(
+            "intake",
+            "DELETE",
+            "/organisations/{org_b}/webhook",
+            a({ADMIN}),
+            again=("PUT", "/organisations/{org_b}/webhook", WEBHOOK),
+        ),
         # intake: the directory, administrators only
         Row(
             "intake",
@@ -335,42 +367,7 @@ async def world(
 ) -> AsyncIterator[World]:
     tag = secrets.token_hex(3)
     org_a, org_b = f"org-a-{tag}", f"org-b-{tag}"
-    clinician, other, senior = f"dr-x-{tag}", f"dr-y-{tag}", f"senior-{tag}"
-    people = {
-        PARTNER_A: (Role.PARTNER, org_a, "solicitor-a"),
-        PARTNER_B: (Role.PARTNER, org_b, "solicitor-b"),
-        COORDINATOR: (Role.COORDINATOR, None, "coordinator-1"),
-        CLINICIAN: (Role.CLINICIAN, None, clinician),
-        OTHER_CLINICIAN: (Role.CLINICIAN, None, other),
-        SENIOR: (Role.SENIOR_CLINICIAN, None, senior),
-        LEGAL: (Role.LEGAL, None, "legal-1"),
-        ANALYST: (Role.ANALYST, None, "analyst-1"),
-        MANAGER: (Role.MANAGER, None, "manager-1"),
-        ADMIN: (Role.ADMIN, None, "admin-1"),
-    }
-    stranger_key, _ = generate_keypair()
-
-    def headers(caller: str, service: str) -> dict[str, str]:
-        if caller == NO_TOKEN:
-            return {}
-        if caller == EXPIRED:
-            token = make_token(Role.PARTNER, org=org_a, sub="solicitor-a", ttl_seconds=-120)
-        elif caller == WRONG_KEY:
-            token = issue_token(
-                private_key_pem=stranger_key,
-                issuer=settings.auth_issuer,
-                subject="solicitor-a",
-                role=Role.PARTNER,
-                organisation=org_a,
-            )
-        elif caller == WRONG_AUDIENCE:
-            others = [aud for name, aud in SERVICE_AUDIENCES.items() if name != service]
-            token = make_token(Role.PARTNER, org=org_a, sub="solicitor-a", audiences=others)
-        else:
-            role, org, sub = people[caller]
-            token = make_token(role, org=org, sub=sub)
-        return {"Authorization": f"Bearer {token}"}
-
+    other, senior = f"dr-y-{tag}", f"senior-{tag}"
     apps = {
         "intake": create_intake(service_settings(settings, "intake")),
         "review": create_review(service_settings(settings, "review")),
@@ -378,11 +375,161 @@ async def world(
     }
     async with AsyncExitStack() as stack:
         clients = {n: await stack.enter_async_context(running(a)) for n, a in apps.items()}
+        signed_in = await _signed_in_people(apps, clients, make_token, org_a, org_b, tag)
+        # The assigned clinician is a person in the directory: a token's subject and a
+        # session's person are the same id.
+        clinician = signed_in.person_ids["the assigned clinician, signed in"]
+        people = {
+            PARTNER_A: (Role.PARTNER, org_a, "solicitor-a"),
+            PARTNER_B: (Role.PARTNER, org_b, "solicitor-b"),
+            COORDINATOR: (Role.COORDINATOR, None, "coordinator-1"),
+            CLINICIAN: (Role.CLINICIAN, None, clinician),
+            OTHER_CLINICIAN: (Role.CLINICIAN, None, other),
+            SENIOR: (Role.SENIOR_CLINICIAN, None, senior),
+            LEGAL: (Role.LEGAL, None, "legal-1"),
+            ANALYST: (Role.ANALYST, None, "analyst-1"),
+            MANAGER: (Role.MANAGER, None, "manager-1"),
+            ADMIN: (Role.ADMIN, None, "admin-1"),
+        }
+        stranger_key, _ = generate_keypair()
+
+        def headers(caller: str, service: str) -> dict[str, str]:
+            if caller in signed_in.sessions:
+                return signed_in.headers(caller, service)
+            if caller == NO_TOKEN:
+                return {}
+            if caller == EXPIRED:
+                token = make_token(Role.PARTNER, org=org_a, sub="solicitor-a", ttl_seconds=-120)
+            elif caller == WRONG_KEY:
+                token = issue_token(
+                    private_key_pem=stranger_key,
+                    issuer=settings.auth_issuer,
+                    subject="solicitor-a",
+                    role=Role.PARTNER,
+                    organisation=org_a,
+                )
+            elif caller == WRONG_AUDIENCE:
+                others = [aud for name, aud in SERVICE_AUDIENCES.items() if name != service]
+                token = make_token(Role.PARTNER, org=org_a, sub="solicitor-a", audiences=others)
+            else:
+                role, org, sub = people[caller]
+                token = make_token(role, org=org, sub=sub)
+            return {"Authorization": f"Bearer {token}"}
+
         ids = await _build_world(
             clients, apps, headers, keyring, org_a, org_b, clinician, other, senior
         )
         ids |= {"org_a": org_a, "org_b": org_b, "clinician": clinician}
         yield World(ids=ids, headers=headers, clients=clients)
+
+
+@dataclass
+class SignedIn:
+    """Sessions at every service for the signed-in callers, as the sign-in opens them."""
+
+    person_ids: dict[str, str]
+    sessions: dict[str, dict[str, tuple[str, str]]]  # caller -> service -> (id, csrf token)
+
+    def headers(self, caller: str, service: str) -> dict[str, str]:
+        session_id, csrf = self.sessions[caller][service]
+        cookie = {"Cookie": f"corroborate-{service}-session={session_id}"}
+        return cookie if caller == NO_CSRF else {**cookie, "X-CSRF-Token": csrf}
+
+
+async def _signed_in_people(
+    apps: dict[str, Any],
+    clients: dict[str, httpx.AsyncClient],
+    make_token: Callable[..., str],
+    org_a: str,
+    org_b: str,
+    tag: str,
+) -> SignedIn:
+    """Organisations A and B and the signed-in callers in intake's directory, each bound to a
+    provider subject as a first sign-in binds them (the provider's part is proven in the sign-in
+    tests), with a session at each service once that service's copy of the directory admits
+    them; then the leaver is deactivated."""
+    intake = clients["intake"]
+    admin = {"Authorization": f"Bearer {make_token(Role.ADMIN, sub='admin-1')}"}
+    for organisation in (org_a, org_b):
+        created = await intake.post(
+            "/directory/organisations",
+            json={"name": f"Organisation {organisation}", "organisation_id": organisation},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+    who: dict[str, tuple[str, str | None]] = {
+        PARTNER_A_SIGNED_IN: ("partner", org_a),
+        "coordinator, signed in": ("coordinator", None),
+        "the assigned clinician, signed in": ("clinician", None),
+        "admin, signed in": ("admin", None),
+        NO_CSRF: ("coordinator", None),
+        DEACTIVATED: ("legal", None),
+    }
+    person_ids: dict[str, str] = {}
+    sessions: dict[str, dict[str, tuple[str, str]]] = {}
+    for n, (caller, (role, member_of)) in enumerate(who.items()):
+        email = f"matrix-{n}-{tag}@example.org"
+        invited = await intake.post(
+            "/directory/people",
+            json={
+                "email": email,
+                "name": caller,
+                "roles": [role],
+                "organisation_id": member_of,
+            },
+            headers=admin,
+        )
+        assert invited.status_code == 201, invited.text
+        person_id, subject = invited.json()["person_id"], f"provider-subject-{n}-{tag}"
+        bound = await apps["intake"].state.directory.admit(
+            OidcSignedIn(
+                subject=subject,
+                email=email,
+                name=None,
+                amr=("otp",),
+                acr=None,
+                id_token="",
+                claims={},
+            )
+        )
+        assert bound is not None
+        person_ids[caller] = person_id
+        sessions[caller] = {}
+        # Partners sign in at intake only: review and reporting do not admit them.
+        services = ("intake",) if role == "partner" else ("intake", "review", "reporting")
+        for service in services:
+            sign_in = apps[service].state.web_sign_in
+            session_id = await sign_in.sessions.open(
+                person_id=person_id, subject=subject, id_token=""
+            )
+            session = await sign_in.sessions.current(session_id)
+            sessions[caller][service] = (session_id, session.csrf_token)
+    for service in ("review", "reporting"):
+        for caller, by_service in sessions.items():
+            if service not in by_service:
+                continue
+            cookie = {"Cookie": f"corroborate-{service}-session={by_service[service][0]}"}
+
+            async def admitted() -> bool:
+                me = await clients[service].get("/auth/me", headers=cookie)  # noqa: B023
+                return me.status_code == 200
+
+            await eventually(admitted, what=f"{service} admits {caller}")
+    left = await intake.patch(
+        f"/directory/people/{person_ids[DEACTIVATED]}", json={"active": False}, headers=admin
+    )
+    assert left.status_code == 200, left.text
+    for service in ("review", "reporting"):
+        cookie = {"Cookie": f"corroborate-{service}-session={sessions[DEACTIVATED][service][0]}"}
+
+        async def signed_out() -> bool:
+            me = await clients[service].get("/auth/me", headers=cookie)  # noqa: B023
+            return me.status_code == 303
+
+        await eventually(signed_out, what=f"{service} hears that the leaver left")
+    for service in ("review", "reporting"):  # partners get no session there
+        sessions[PARTNER_A_SIGNED_IN][service] = ("none", "none")
+    return SignedIn(person_ids=person_ids, sessions=sessions)
 
 
 async def _build_world(
@@ -514,7 +661,7 @@ async def _build_world(
     for org in (org_a, org_b):  # both organisations have a webhook, so there is one to read
         hooked = await intake.put(
             f"/organisations/{org}/webhook",
-            json={"url": "http://127.0.0.1:9/hook", "secret": "s" * 40},
+            json=WEBHOOK,
             headers=headers(ADMIN, "intake"),
         )
         assert hooked.status_code == 200, hooked.text
@@ -565,6 +712,15 @@ async def test_every_endpoint_admits_exactly_who_it_should(world: World) -> None
     calls = 0
     for row in ROWS:
         for caller in CALLERS:
+            if row.again is not None:
+                method, path, body = row.again
+                put_back = await world.clients[row.service].request(
+                    method,
+                    _fill(path, world.ids),
+                    json=body,
+                    headers=world.headers(ADMIN, row.service),
+                )
+                assert put_back.status_code < 300, put_back.text
             response = await world.clients[row.service].request(
                 row.method,
                 _fill(row.path, world.ids),

@@ -45,10 +45,23 @@ class Principal(BaseModel):
     role: Role
     organisation: str | None = None
     name: Annotated[str, Field(max_length=200)] | None = None  # as shown on a report
+    roles: tuple[Role, ...] = ()
+    """Every role the caller holds, where they hold several (a person signed in with the
+    directory's roles); a token carries one, ``role``."""
 
     @property
     def display_name(self) -> str:
         return self.name or self.subject
+
+    def acting_as(self, allowed: frozenset[Role]) -> Principal | None:
+        """The caller in a role ``allowed`` admits: their own, or the first of their other
+        roles that it admits; None if it admits none of them."""
+        if self.role in allowed:
+            return self
+        for role in self.roles:
+            if role in allowed:
+                return self.model_copy(update={"role": role})
+        return None
 
     @model_validator(mode="after")
     def _partners_belong_to_an_organisation(self) -> Principal:

@@ -30,17 +30,27 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
-def current_principal(
+SessionCaller = Callable[[Request], Awaitable[Principal | None]]
+"""Who a request's signed-in session belongs to (``app.state.session_caller``, put there by
+``corroborate.web.app.install_pages``): a person at a browser calling the API from its pages."""
+
+
+async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The verified caller, or 401."""
+    """The verified caller, by bearer token or signed-in session, or 401."""
     if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        session_caller: SessionCaller | None = getattr(request.app.state, "session_caller", None)
+        principal = await session_caller(request) if session_caller else None
+        if principal is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a bearer token or a signed-in session is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        structlog.contextvars.bind_contextvars(caller_role=principal.role.value)
+        return principal
     try:
         principal = _verifier(request).verify(credentials.credentials)
     except AuthenticationError as exc:
@@ -75,12 +85,13 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     allowed = frozenset(roles)
 
     def check(principal: CurrentPrincipal) -> Principal:
-        if principal.role not in allowed:
+        acting = principal.acting_as(allowed)
+        if acting is None:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
                 f"role '{principal.role.value}' may not do this",
             )
-        return principal
+        return acting
 
     return check
 

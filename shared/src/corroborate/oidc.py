@@ -31,6 +31,12 @@ KEYS_REFETCH_SECONDS = 10.0
 """At most one JWKS fetch in this time for unknown keys, so forged kids cannot flood it."""
 
 
+ONE_FACTOR_ONLY = (
+    "you signed in with a password only; this service needs a second factor "
+    "(a code from your authenticator app) as well"
+)
+
+
 class SignInFailed(Exception):
     """A sign-in that cannot be completed; ``reason`` is fit to show the person."""
 
@@ -91,6 +97,9 @@ class SignedIn:
     acr: str | None
     id_token: str
     claims: dict[str, Any] = field(repr=False)
+    second_factor: bool = True
+    """Whether the ID token shows a second factor (False only where one-factor sign-ins are
+    allowed for some roles: the caller then decides by the person's roles)."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +110,14 @@ class ClientSettings:
     redirect_uri: str
     scopes: tuple[str, ...] = ("openid", "email", "profile")
     second_factor_acr: frozenset[str] = frozenset()
-    """``acr`` values that show a second factor, for providers that say it that way."""
+    """``acr`` (or ``acrs``) values that show a second factor, for providers that say it so."""
     leeway_seconds: int = 30
+    email_claim: str = "email"
+    claims_request: str = ""
+    """A claims request (JSON) sent with each authorization request, as is."""
+    one_factor_allowed: bool = False
+    """Return a one-factor sign-in (``second_factor=False``) rather than refuse it, for the
+    caller to admit only people whose every role may sign in so."""
 
 
 def _b64url(data: bytes) -> str:
@@ -117,20 +132,15 @@ def code_challenge(verifier: str) -> str:
 class RelyingParty:
     """One client of one provider."""
 
-    def __init__(self, settings: ClientSettings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: ClientSettings, http: httpx.AsyncClient, keys: ProviderKeys | None = None
+    ) -> None:
         self.settings = settings
         self._http = http
-        self._metadata: ProviderMetadata | None = None
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._keys_read_at = -KEYS_REFETCH_SECONDS
+        self.keys = keys or ProviderKeys(settings.issuer, http)
 
     async def metadata(self) -> ProviderMetadata:
-        if self._metadata is None:
-            url = self.settings.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            self._metadata = ProviderMetadata.read(
-                await self._json("GET", url), issuer=self.settings.issuer
-            )
-        return self._metadata
+        return await self.keys.metadata()
 
     async def begin(self, *, prompt: str | None = None) -> AuthorizationRequest:
         """A new sign-in: fresh ``state``, ``nonce`` and PKCE verifier."""
@@ -148,6 +158,8 @@ class RelyingParty:
         }
         if prompt is not None:
             query["prompt"] = prompt
+        if self.settings.claims_request:
+            query["claims"] = self.settings.claims_request
         endpoint = (await self.metadata()).authorization_endpoint
         return AuthorizationRequest(
             url=f"{endpoint}?{urlencode(query)}", state=state, nonce=nonce, code_verifier=verifier
@@ -181,7 +193,7 @@ class RelyingParty:
             header = jwt.get_unverified_header(id_token)
         except jwt.PyJWTError as exc:
             raise SignInFailed("the ID token is not a signed JWT") from exc
-        key = await self._key(str(header.get("kid", "")))
+        key = await self.keys.key(str(header.get("kid", "")))
         try:
             claims: dict[str, Any] = jwt.decode(
                 id_token,
@@ -217,24 +229,51 @@ class RelyingParty:
         amr = claims.get("amr") or []
         methods = tuple(str(m) for m in amr) if isinstance(amr, list) else (str(amr),)
         acr = str(claims["acr"]) if claims.get("acr") is not None else None
-        if not has_second_factor(methods, acr, self.settings.second_factor_acr):
-            raise SecondFactorMissing(
-                "you signed in with a password only; this service needs a second factor "
-                "(a code from your authenticator app) as well"
-            )
+        # Microsoft Entra ID names the authentication contexts met in ``acrs`` instead.
+        acrs = claims.get("acrs")
+        contexts = {str(a) for a in acrs} if isinstance(acrs, list) else set()
+        second = has_second_factor(methods, acr, self.settings.second_factor_acr) or bool(
+            contexts & self.settings.second_factor_acr
+        )
+        if not second and not self.settings.one_factor_allowed:
+            raise SecondFactorMissing(ONE_FACTOR_ONLY)
         return SignedIn(
             subject=str(claims["sub"]),
-            email=_text(claims.get("email")),
+            email=_text(claims.get(self.settings.email_claim)),
             name=_text(claims.get("name")),
             amr=methods,
             acr=acr,
             id_token=id_token,
             claims=claims,
+            second_factor=second,
         )
 
-    async def _key(self, kid: str) -> jwt.PyJWK:
+    async def _json(self, method: str, url: str, **request: Any) -> dict[str, Any]:
+        return await _json(self._http, method, url, **request)
+
+
+class ProviderKeys:
+    """A provider's discovery document and signing keys, read once and the keys read again
+    when a token names one not seen before (at most once in ``KEYS_REFETCH_SECONDS``)."""
+
+    def __init__(self, issuer: str, http: httpx.AsyncClient) -> None:
+        self.issuer = issuer
+        self._http = http
+        self._metadata: ProviderMetadata | None = None
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._keys_read_at = -KEYS_REFETCH_SECONDS
+
+    async def metadata(self) -> ProviderMetadata:
+        if self._metadata is None:
+            url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            self._metadata = ProviderMetadata.read(
+                await _json(self._http, "GET", url), issuer=self.issuer
+            )
+        return self._metadata
+
+    async def key(self, kid: str) -> jwt.PyJWK:
         if kid not in self._keys and time.monotonic() - self._keys_read_at >= KEYS_REFETCH_SECONDS:
-            document = await self._json("GET", (await self.metadata()).jwks_uri)
+            document = await _json(self._http, "GET", (await self.metadata()).jwks_uri)
             self._keys = {
                 str(k.key_id): k
                 for k in jwt.PyJWKSet.from_dict(document).keys
@@ -242,24 +281,25 @@ class RelyingParty:
             }
             self._keys_read_at = time.monotonic()
         if kid not in self._keys:
-            raise SignInFailed("the ID token is signed with a key the provider does not publish")
+            raise SignInFailed("the token is signed with a key the provider does not publish")
         return self._keys[kid]
 
-    async def _json(self, method: str, url: str, **request: Any) -> dict[str, Any]:
-        try:
-            response = await self._http.request(method, url, **request)
-        except httpx.HTTPError as exc:
-            raise SignInFailed("the sign-in service cannot be reached; try again shortly") from exc
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code != 200 or not isinstance(body, dict):
-            error = body.get("error") if isinstance(body, dict) else None
-            raise SignInFailed(
-                f"the sign-in service refused the request ({error or response.status_code})"
-            )
-        return body
+
+async def _json(http: httpx.AsyncClient, method: str, url: str, **request: Any) -> dict[str, Any]:
+    try:
+        response = await http.request(method, url, **request)
+    except httpx.HTTPError as exc:
+        raise SignInFailed("the sign-in service cannot be reached; try again shortly") from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if response.status_code != 200 or not isinstance(body, dict):
+        error = body.get("error") if isinstance(body, dict) else None
+        raise SignInFailed(
+            f"the sign-in service refused the request ({error or response.status_code})"
+        )
+    return body
 
 
 def _text(value: Any) -> str | None:

@@ -132,7 +132,32 @@ class Settings(BaseSettings):
     oidc_clients_file: Path | None = Field(
         default=None,
         description="The services' OIDC client ids and secrets (JSON, by service), as the "
-        "local provider's set-up writes them.",
+        "local provider's set-up writes them; a service not in it uses oidc_client_id.",
+    )
+    oidc_client_id: str = Field(default="", description="This service's client at the provider.")
+    oidc_client_secret: SecretStr = Field(default=SecretStr(""), description="... its secret.")
+    oidc_scopes: str = Field(
+        default="openid email profile", description="Scopes asked for, space-separated."
+    )
+    oidc_email_claim: str = Field(
+        default="email",
+        description="The ID token claim that carries the person's email address (an invitation "
+        "is matched by it at the first sign-in, then bound to the provider's subject).",
+    )
+    oidc_second_factor_acr: str = Field(
+        default="",
+        description="acr values (comma-separated) that show a second factor, for providers "
+        "that say so by acr (or acrs) rather than amr.",
+    )
+    oidc_claims_request: str = Field(
+        default="",
+        description="A claims request (JSON) sent with each sign-in, e.g. for Microsoft Entra "
+        'ID: {"id_token":{"acrs":{"essential":true,"value":"c1"}}}.',
+    )
+    oidc_one_factor_roles: str = Field(
+        default="",
+        description="Roles (comma-separated) that may sign in without a second factor; empty "
+        "(the default): every role needs one.",
     )
 
     web_session_idle_minutes: int = Field(

@@ -100,6 +100,7 @@ def test_registry_knows_every_case_event_and_its_versions() -> None:
         "case.assigned",
         "case.erased",
         "case.escalated",
+        "directory.person_changed",
         "referral.accepted",
         "referral.acknowledged",
         "referral.declined",

@@ -13,7 +13,14 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from corroborate.oidc import ClientSettings, RelyingParty, SecondFactorMissing, SignInFailed
+from corroborate.access_tokens import AccessTokenRefused, AccessTokens
+from corroborate.oidc import (
+    ClientSettings,
+    ProviderKeys,
+    RelyingParty,
+    SecondFactorMissing,
+    SignInFailed,
+)
 from corroborate.provider import totp
 
 ISSUER = "https://id.example.org"
@@ -135,8 +142,80 @@ def test_a_second_factor_is_shown_by_amr_or_a_configured_acr(
             rp._signed_in("t", claims)
 
 
+def test_entra_ids_authentication_contexts_count_when_configured(provider: FakeProvider) -> None:
+    rp = _rp(provider, second_factor_acr=frozenset({"c1"}))
+    assert rp._signed_in("t", {"sub": "s1", "amr": [], "acrs": ["c1"]}).second_factor
+    with pytest.raises(SecondFactorMissing):
+        rp._signed_in("t", {"sub": "s1", "amr": [], "acrs": ["c2"]})
+
+
+def test_a_one_factor_sign_in_is_returned_marked_where_some_roles_may_use_one(
+    provider: FakeProvider,
+) -> None:
+    rp = _rp(provider, one_factor_allowed=True)
+    signed_in = rp._signed_in("t", {"sub": "s1", "amr": ["pwd"]})
+    assert signed_in.second_factor is False
+
+
+def test_the_email_comes_from_the_configured_claim(provider: FakeProvider) -> None:
+    rp = _rp(provider, email_claim="preferred_username")
+    claims = {"sub": "s1", "email": "old@x.org", "preferred_username": "dr.lee@clinic.org"}
+    assert rp._signed_in("t", claims | {"amr": ["otp"]}).email == "dr.lee@clinic.org"
+
+
+async def test_a_claims_request_is_sent_with_each_sign_in(provider: FakeProvider) -> None:
+    claims = '{"id_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    begun = await _rp(provider, claims_request=claims).begin()
+    assert httpx.URL(begun.url).params["claims"] == claims
+
+
 def test_totp_codes_match_rfc_6238() -> None:
     secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # base32 of "12345678901234567890"
     assert totp(secret, at=59, digits=8) == "94287082"
     assert totp(secret, at=1111111109, digits=8) == "07081804"
     assert totp(secret, at=20000000000, digits=8) == "65353130"
+
+
+def _access_tokens(provider: FakeProvider, scope: str = "corroborate-api") -> AccessTokens:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(provider.handle))
+    return AccessTokens(ProviderKeys(ISSUER, http), audience="corroborate-api", scope=scope)
+
+
+async def test_a_client_credentials_token_names_its_client(provider: FakeProvider) -> None:
+    tokens = _access_tokens(provider)
+    token = provider.sign(aud="corroborate-api", client_id="cms-1", scope="corroborate-api")
+
+    assert tokens.from_this_provider(token)
+    client = await tokens.verify(token)
+
+    assert client.client_id == "cms-1"
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"aud": "rp", "client_id": "cms-1", "scope": "corroborate-api"}, "not addressed"),
+        ({"aud": "corroborate-api", "client_id": "cms-1", "scope": "other"}, "scope"),
+        ({"aud": "corroborate-api", "scope": "corroborate-api"}, "names no client"),
+        (
+            {"aud": "corroborate-api", "client_id": "c", "scope": "corroborate-api", "exp": 1},
+            "expired",
+        ),
+        (
+            {"aud": "corroborate-api", "client_id": "c", "iss": "https://evil.example"},
+            "another issuer",
+        ),
+    ],
+)
+async def test_an_access_token_not_for_this_api_is_refused(
+    provider: FakeProvider, claims: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(AccessTokenRefused, match=reason):
+        await _access_tokens(provider).verify(provider.sign(**claims))
+
+
+async def test_entra_app_roles_carry_the_api_permission(provider: FakeProvider) -> None:
+    tokens = _access_tokens(provider, scope="Referrals.Submit")
+    token = provider.sign(aud="corroborate-api", azp="partner-app", roles=["Referrals.Submit"])
+
+    assert (await tokens.verify(token)).client_id == "partner-app"

@@ -10,12 +10,13 @@ import httpx
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from corroborate.auth import Role
 from corroborate.oidc import ClientSettings, RelyingParty
 from corroborate.runtime import ServiceRuntime
 from corroborate.settings import Settings
 from corroborate.web.directory_copy import COPY, DirectoryCopy
 from corroborate.web.pages import STATIC
-from corroborate.web.routes import router
+from corroborate.web.routes import router, session_caller
 from corroborate.web.sessions import SESSIONS, SIGN_INS, SessionPolicy, Sessions
 from corroborate.web.signin import Directory, WebSignIn
 
@@ -45,16 +46,23 @@ def web_sign_in(
 ) -> WebSignIn | None:
     """The sign-in of ``service``'s pages, or None where no provider is configured (an API-only
     deployment)."""
-    if not settings.oidc_issuer or settings.oidc_clients_file is None:
+    if not settings.oidc_issuer:
         return None
-    clients = json.loads(settings.oidc_clients_file.read_text(encoding="utf-8"))
-    own = clients[service]
+    client_id, client_secret = _client(settings, service)
+    if not client_id:
+        return None
+    one_factor_roles = frozenset(Role(r) for r in _listed(settings.oidc_one_factor_roles))
     relying_party = RelyingParty(
         ClientSettings(
             issuer=settings.oidc_issuer,
-            client_id=own["client_id"],
-            client_secret=own["client_secret"],
+            client_id=client_id,
+            client_secret=client_secret,
             redirect_uri=f"{service_url.rstrip('/')}/auth/callback",
+            scopes=tuple(settings.oidc_scopes.split()),
+            second_factor_acr=frozenset(_listed(settings.oidc_second_factor_acr)),
+            email_claim=settings.oidc_email_claim,
+            claims_request=settings.oidc_claims_request,
+            one_factor_allowed=bool(one_factor_roles),
         ),
         client.http,
     )
@@ -66,7 +74,26 @@ def web_sign_in(
             absolute=timedelta(hours=settings.web_session_absolute_hours),
         ),
     )
-    return WebSignIn(relying_party=relying_party, sessions=sessions, directory=directory)
+    return WebSignIn(
+        relying_party=relying_party,
+        sessions=sessions,
+        directory=directory,
+        one_factor_roles=one_factor_roles,
+    )
+
+
+def _listed(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _client(settings: Settings, service: str) -> tuple[str, str]:
+    """This service's client id and secret: from the clients file where it names the service
+    (the local provider's set-up writes one), else from the settings."""
+    if settings.oidc_clients_file is not None:
+        clients = json.loads(settings.oidc_clients_file.read_text(encoding="utf-8"))
+        if service in clients:
+            return str(clients[service]["client_id"]), str(clients[service]["client_secret"])
+    return settings.oidc_client_id, settings.oidc_client_secret.get_secret_value()
 
 
 def directory_copy(runtime: ServiceRuntime) -> DirectoryCopy:
@@ -78,6 +105,7 @@ def install_pages(app: FastAPI, *, service: str, title: str, sign_in: WebSignIn)
     """``/auth/...`` and ``/static/...`` on ``app``, signing people in with ``sign_in``."""
     issuer = urlsplit(sign_in.relying_party.settings.issuer)
     app.state.web_sign_in = sign_in
+    app.state.session_caller = session_caller
     app.state.web_service = service
     app.state.portal_title = title
     # Signing out is a form whose answer sends the browser on to the provider's end-session

@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import parse_qsl, quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 
+from corroborate.auth import Principal
 from corroborate.http import from_state
 from corroborate.oidc import SecondFactorMissing, SignInFailed
 from corroborate.web.pages import render
@@ -63,6 +64,36 @@ def _refused(request: Request, reason: str, status: int) -> Response:
 
 async def visitor_of(request: Request, sign_in: WebSignIn) -> Visitor | None:
     return await sign_in.visitor(request.cookies.get(session_cookie(request)))
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+async def session_caller(request: Request) -> Principal | None:
+    """The API's caller when a page calls it with the browser's session (no bearer token):
+    the person as the directory knows them now, in every role they hold. A request that
+    changes something must carry the session's CSRF token in ``X-CSRF-Token``."""
+    sign_in: WebSignIn = request.app.state.web_sign_in
+    visitor = await visitor_of(request, sign_in)
+    if visitor is None:
+        return None
+    if request.method not in SAFE_METHODS:
+        try:
+            sign_in.check_csrf(visitor, request.headers.get(CSRF_HEADER))
+        except BadCsrfToken:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a change made with a signed-in session needs its CSRF token ({CSRF_HEADER})",
+            ) from None
+    member = visitor.member
+    return Principal(
+        subject=member.person_id,
+        role=member.roles[0],
+        organisation=member.organisation,
+        name=member.name,
+        roles=member.roles,
+    )
 
 
 @router.get("/sign-in")

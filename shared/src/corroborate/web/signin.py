@@ -15,7 +15,13 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from corroborate.auth import Role
-from corroborate.oidc import RelyingParty, SignedIn, SignInFailed
+from corroborate.oidc import (
+    ONE_FACTOR_ONLY,
+    RelyingParty,
+    SecondFactorMissing,
+    SignedIn,
+    SignInFailed,
+)
 from corroborate.web.sessions import Sessions, WebSession
 
 
@@ -72,11 +78,17 @@ def safe_next(path: str | None, default: str) -> str:
 
 class WebSignIn:
     def __init__(
-        self, *, relying_party: RelyingParty, sessions: Sessions, directory: Directory
+        self,
+        *,
+        relying_party: RelyingParty,
+        sessions: Sessions,
+        directory: Directory,
+        one_factor_roles: frozenset[Role] = frozenset(),
     ) -> None:
         self.relying_party = relying_party
         self.sessions = sessions
         self.directory = directory
+        self.one_factor_roles = one_factor_roles
 
     async def begin(self, next_path: str) -> tuple[str, str]:
         """Where to send the browser, and the token of the sign-in in flight for its cookie."""
@@ -95,6 +107,8 @@ class WebSignIn:
                 "you signed in, but Corroborate does not know you, or your access has ended: "
                 "ask your administrator to add you"
             )
+        if not signed_in.second_factor and not set(member.roles) <= self.one_factor_roles:
+            raise SecondFactorMissing(ONE_FACTOR_ONLY)
         session_id = await self.sessions.open(
             person_id=member.person_id, subject=signed_in.subject, id_token=signed_in.id_token
         )
