@@ -8,11 +8,13 @@ say, never the token's.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from corroborate.auth import AuthenticationError, Principal
 from corroborate.oidc import SIGNING_ALGORITHMS, ProviderKeys, SignInFailed
 
 
@@ -96,3 +98,31 @@ class AccessTokens:
         if self._scope and self._scope not in granted:
             raise AccessTokenRefused(f"the token does not grant the scope {self._scope!r}")
         return ApiClient(client_id=client_id, scopes=granted)
+
+
+class MachineCallers:
+    """``corroborate.http.ProviderCaller`` for a service that takes partners' systems: the
+    token checked here, the caller it acts as from ``callers`` (the directory's answer for the
+    client id)."""
+
+    def __init__(
+        self, tokens: AccessTokens, callers: Callable[[str], Awaitable[Principal | None]]
+    ) -> None:
+        self._tokens = tokens
+        self._callers = callers
+
+    def handles(self, token: str) -> bool:
+        return self._tokens.from_this_provider(token)
+
+    async def caller(self, token: str) -> Principal:
+        try:
+            client = await self._tokens.verify(token)
+        except AccessTokenRefused as exc:
+            raise AuthenticationError(str(exc)) from exc
+        principal = await self._callers(client.client_id)
+        if principal is None:
+            raise AuthenticationError(
+                f"client {client.client_id!r} acts for no active organisation here: "
+                "an administrator registers it in the directory"
+            )
+        return principal

@@ -6,7 +6,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
@@ -30,6 +30,20 @@ def _verifier(request: Request) -> TokenVerifier:
     return verifier
 
 
+class ProviderCaller(Protocol):
+    """Who calls with an access token from the identity provider (a partner's own system,
+    by OAuth 2 client credentials): ``app.state.provider_caller``, where a service takes
+    them."""
+
+    def handles(self, token: str) -> bool:
+        """Whether ``token`` claims to come from the provider."""
+        ...
+
+    async def caller(self, token: str) -> Principal:
+        """The verified caller; ``AuthenticationError`` with the reason otherwise."""
+        ...
+
+
 SessionCaller = Callable[[Request], Awaitable[Principal | None]]
 """Who a request's signed-in session belongs to (``app.state.session_caller``, put there by
 ``corroborate.web.app.install_pages``): a person at a browser calling the API from its pages."""
@@ -51,8 +65,12 @@ async def current_principal(
             )
         structlog.contextvars.bind_contextvars(caller_role=principal.role.value)
         return principal
+    provider: ProviderCaller | None = getattr(request.app.state, "provider_caller", None)
     try:
-        principal = _verifier(request).verify(credentials.credentials)
+        if provider is not None and provider.handles(credentials.credentials):
+            principal = await provider.caller(credentials.credentials)
+        else:
+            principal = _verifier(request).verify(credentials.credentials)
     except AuthenticationError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -53,6 +53,9 @@ class Person:
     totp_secret: str
 
 
+API_SCOPE = "corroborate-api"
+"""The scope (and so the audience) of partners' systems' access tokens."""
+
 DEMO_PEOPLE: tuple[tuple[str, str, str, str | None], ...] = (
     ("sol-a1", "Amira Haddad", "partner", "Haddad & Co Solicitors"),
     ("sol-a2", "Ben Okafor", "partner", "Haddad & Co Solicitors"),
@@ -200,7 +203,9 @@ class GlewlwydAdmin:
             "refresh-token-duration": 1209600,
             "code-duration": 600,
             "refresh-token-rolling": True,
-            "allow-non-oidc": False,
+            # Client credentials is an OAuth 2 grant, not an OpenID Connect one: partners'
+            # systems get access tokens for the API scope (API_SCOPE) this way.
+            "allow-non-oidc": True,
             "auth-type-code-enabled": True,
             "auth-type-token-enabled": False,
             "auth-type-id-token-enabled": True,
@@ -229,9 +234,44 @@ class GlewlwydAdmin:
             "display_name": "OpenID Connect",
             "parameters": parameters,
         }
-        # A refused body still creates the instance, so an existing one is updated instead.
+        # A refused body still creates the instance, so an existing one is updated instead; a
+        # running instance takes changed parameters only when enabled afresh.
         self.put_or_post("/mod/plugin", PLUGIN, body)
+        self.call("PUT", f"/mod/plugin/{PLUGIN}/disable")
         self.call("PUT", f"/mod/plugin/{PLUGIN}/enable")
+
+    def ensure_api_scope(self) -> None:
+        """The scope a partner's system asks for with client credentials; its access tokens
+        name it as their audience."""
+        self.put_or_post(
+            "/scope",
+            API_SCOPE,
+            {
+                "name": API_SCOPE,
+                "display_name": "Corroborate's API",
+                "description": "A referral partner's case system calls Corroborate",
+                "password_required": False,
+                "scheme": {},
+            },
+        )
+
+    def ensure_machine_client(self, client: MachineClient) -> None:
+        """A partner's system: confidential, client credentials only, the API scope only."""
+        self.put_or_post(
+            "/client",
+            client.client_id,
+            {
+                "client_id": client.client_id,
+                "name": client.client_id,
+                "client_secret": client.client_secret,
+                "confidential": True,
+                "enabled": True,
+                "redirect_uri": [],
+                "authorization_type": ["client_credentials"],
+                "scope": [API_SCOPE],
+                "token_endpoint_auth_method": ["client_secret_basic"],
+            },
+        )
 
     def ensure_client(self, client: Client, *, scopes: Iterable[str] = ()) -> None:
         self.put_or_post(
@@ -298,10 +338,26 @@ def _write_private(path: Path, text: str) -> None:
 
 
 @dataclass(frozen=True)
+class MachineClient:
+    """A partner organisation's own case system, calling the API with client credentials."""
+
+    client_id: str
+    client_secret: str
+    organisation: str
+
+
+DEMO_MACHINE_CLIENTS: tuple[tuple[str, str], ...] = (
+    ("haddad-co-case-system", "Haddad & Co Solicitors"),
+)
+"""(client id, organisation): the partners' systems ``up.sh`` registers."""
+
+
+@dataclass(frozen=True)
 class SetUp:
     issuer: str
     clients: dict[str, Client]
     people: tuple[Person, ...]
+    machine_clients: tuple[MachineClient, ...] = ()
 
 
 def set_up(
@@ -336,7 +392,28 @@ def set_up(
         known = _people(state / "people.json", people)
         for person in known:
             admin.ensure_person(person)
-    return SetUp(issuer=issuer, clients=clients, people=known)
+        admin.ensure_api_scope()
+        machines = machine_clients(state / "machine-clients.json")
+        for machine in machines:
+            admin.ensure_machine_client(machine)
+    return SetUp(issuer=issuer, clients=clients, people=known, machine_clients=machines)
+
+
+def machine_clients(
+    path: Path, wanted: Iterable[tuple[str, str]] = DEMO_MACHINE_CLIENTS
+) -> tuple[MachineClient, ...]:
+    """The demo partners' systems, with secrets made once and kept at ``path``."""
+    kept = (
+        {m["client_id"]: MachineClient(**m) for m in json.loads(path.read_text(encoding="utf-8"))}
+        if path.exists()
+        else {}
+    )
+    machines = tuple(
+        kept.get(client_id) or MachineClient(client_id, secrets.token_urlsafe(32), organisation)
+        for client_id, organisation in wanted
+    )
+    _write_private(path, json.dumps([asdict(m) for m in machines], indent=2))
+    return machines
 
 
 def _clients(path: Path, service_urls: dict[str, str]) -> dict[str, Client]:
@@ -368,6 +445,11 @@ def _people(path: Path, wanted: Iterable[tuple[str, str, str, str | None]]) -> t
     return people
 
 
+def organisation_id_of(name: str) -> str:
+    """The id the demo gives an organisation: a slug of its name."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
 def enrolments(
     people: Iterable[Person],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -378,7 +460,7 @@ def enrolments(
     for person in people:
         organisation_id = None
         if person.organisation:
-            organisation_id = re.sub(r"[^a-z0-9]+", "-", person.organisation.lower()).strip("-")
+            organisation_id = organisation_id_of(person.organisation)
             organisations[organisation_id] = {
                 "organisation_id": organisation_id,
                 "name": person.organisation,

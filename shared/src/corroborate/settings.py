@@ -154,6 +154,15 @@ class Settings(BaseSettings):
         description="A claims request (JSON) sent with each sign-in, e.g. for Microsoft Entra "
         'ID: {"id_token":{"acrs":{"essential":true,"value":"c1"}}}.',
     )
+    oidc_api_audience: str = Field(
+        default="corroborate-api",
+        description="The audience (aud) a partner system's client-credentials access token "
+        "must name to call intake's API.",
+    )
+    oidc_api_scope: str = Field(
+        default="corroborate-api",
+        description="The scope (or app role) such a token must grant; empty: none checked.",
+    )
     oidc_one_factor_roles: str = Field(
         default="",
         description="Roles (comma-separated) that may sign in without a second factor; empty "

@@ -14,7 +14,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from corroborate.provider import OTP_SCHEME, GlewlwydAdmin, Person, new_person, totp
+from corroborate.provider import (
+    API_SCOPE,
+    OTP_SCHEME,
+    GlewlwydAdmin,
+    MachineClient,
+    Person,
+    new_person,
+    totp,
+)
 from corroborate.settings import Settings
 
 
@@ -133,6 +141,37 @@ class LocalProvider:
 
         await asyncio.to_thread(create)
         return person
+
+    async def new_machine_client(self, organisation: str = "") -> MachineClient:
+        """A partner's case system, registered at the provider (client credentials)."""
+        machine = MachineClient(
+            client_id=f"cms-{secrets.token_hex(4)}",
+            client_secret=secrets.token_urlsafe(24),
+            organisation=organisation,
+        )
+        password = (self.secrets / "admin-password").read_text(encoding="utf-8")
+
+        def create() -> None:
+            with httpx.Client(timeout=30.0) as http:
+                GlewlwydAdmin.signed_in(self.url, password, http=http).ensure_machine_client(
+                    machine
+                )
+
+        await asyncio.to_thread(create)
+        return machine
+
+    async def client_token(self, machine: MachineClient, *, scope: str = API_SCOPE) -> str:
+        """The access token the provider gives ``machine`` for ``scope``."""
+        async with httpx.AsyncClient(timeout=30.0) as http:
+            answer = await http.post(
+                f"{self.issuer}/token",
+                data={"grant_type": "client_credentials", "scope": scope},
+                auth=(machine.client_id, machine.client_secret),
+            )
+        if answer.status_code != 200:
+            raise ProviderRefused(f"client credentials: HTTP {answer.status_code}")
+        token: str = answer.json()["access_token"]
+        return token
 
 
 async def sign_in_to(

@@ -11,16 +11,18 @@ from fastapi import FastAPI
 from faststream import FastStream
 from pymongo.asynchronous.collection import AsyncCollection
 
+from corroborate.access_tokens import AccessTokens, MachineCallers
 from corroborate.crypto import KeyRing
 from corroborate.http import answer_errors
 from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.mongo import Document
+from corroborate.oidc import ProviderKeys
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from corroborate.web.app import ProviderClient, install_pages, web_sign_in
 from corroborate.web.signin import WebSignIn
-from intake.adapters.directory_store import ORGANISATIONS, PEOPLE, MongoDirectory
+from intake.adapters.directory_store import CLIENTS, ORGANISATIONS, PEOPLE, MongoDirectory
 from intake.adapters.repository import COLLECTION, MongoReferrals
 from intake.adapters.webhook_sender import HttpWebhookSender
 from intake.adapters.webhook_store import (
@@ -54,6 +56,8 @@ class Wiring:
     directory: DirectoryService
     provider: ProviderClient
     sign_in: WebSignIn | None
+    machines: MachineCallers | None
+    """Partners' own systems, calling with client-credentials tokens from the provider."""
 
 
 def webhook_dispatcher(
@@ -144,6 +148,7 @@ def build(settings: Settings) -> Wiring:
         MongoDirectory(
             runtime.collection(ORGANISATIONS),
             runtime.collection(PEOPLE),
+            runtime.collection(CLIENTS),
             on_events=runtime.relay.notify,
         ),
         audit=runtime.audit,
@@ -157,8 +162,20 @@ def build(settings: Settings) -> Wiring:
         directory=directory,
         client=provider,
     )
+    machines = None
+    if settings.oidc_issuer:
+        keys = (
+            sign_in.relying_party.keys
+            if sign_in
+            else ProviderKeys(settings.oidc_issuer, provider.http)
+        )
+        machines = MachineCallers(
+            AccessTokens(keys, audience=settings.oidc_api_audience, scope=settings.oidc_api_scope),
+            directory.client_caller,
+        )
     return Wiring(
         runtime=runtime,
+        machines=machines,
         intake=intake,
         webhooks=webhooks,
         dispatcher=dispatcher,
@@ -194,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "webhooks": wiring.webhooks,
             "webhook_dispatcher": wiring.dispatcher,
             "directory": wiring.directory,
+            **({"provider_caller": wiring.machines} if wiring.machines else {}),
         },
         workers=[wiring.dispatcher, wiring.provider],
     )

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from corroborate.crypto import WrappedKey
 from corroborate.events.envelope import EventEnvelope
-from intake.domain.directory import Organisation, Person
+from intake.domain.directory import ApiClient, Organisation, Person
 from intake.domain.referral import DocumentRecord, Referral, ReferralStatus
 from intake.domain.webhooks import (
     Attempt,
@@ -194,3 +194,13 @@ class DirectoryStore(Protocol):
     async def signed_in(self, person_id: str, at: datetime) -> None:
         """Note when the person last signed in (no event: it is not part of who they are)."""
         ...
+
+    async def add_client(self, client: ApiClient) -> None:
+        """Register a machine client; ``DirectoryRefused`` if its id is registered already."""
+        ...
+
+    async def client(self, client_id: str) -> ApiClient | None: ...
+
+    async def clients(self, organisation_id: str) -> list[ApiClient]: ...
+
+    async def remove_client(self, organisation_id: str, client_id: str) -> bool: ...

@@ -58,6 +58,13 @@ def people(state: StateDir) -> None:
             f"{person.username:<16} {person.role:<17} password {person.password}  "
             f"code now {totp(person.totp_secret)}  {person.name}{organisation}"
         )
+    from corroborate.provider import machine_clients  # noqa: PLC0415
+
+    for machine in machine_clients(state / "machine-clients.json"):
+        typer.echo(
+            f"{machine.client_id:<16} partner's case system ({machine.organisation}): "
+            f"corroborate provider client-token --client {machine.client_id}"
+        )
 
 
 @provider_app.command("code")
@@ -69,6 +76,35 @@ def code(username: str, state: StateDir) -> None:
             return
     typer.echo(f"no demo person {username!r}", err=True)
     raise typer.Exit(2)
+
+
+@provider_app.command("client-token")
+def client_token(
+    state: StateDir,
+    client: Annotated[str, typer.Option(help="The partner system's client id.")],
+) -> None:
+    """An access token for a demo partner's case system (OAuth 2 client credentials), as that
+    system would get it: ``curl -H "Authorization: Bearer $(corroborate provider client-token
+    ...)" .../referrals``."""
+    import httpx  # noqa: PLC0415 - only this command needs it
+
+    from corroborate.provider import API_SCOPE, machine_clients  # noqa: PLC0415
+
+    settings = load_settings()
+    known = {m.client_id: m for m in machine_clients(state / "machine-clients.json")}
+    if client not in known:
+        typer.echo(f"no demo client {client!r}; known: {', '.join(sorted(known))}", err=True)
+        raise typer.Exit(2)
+    answer = httpx.post(
+        f"{settings.oidc_issuer.rstrip('/')}/token",
+        data={"grant_type": "client_credentials", "scope": API_SCOPE},
+        auth=(client, known[client].client_secret),
+        timeout=30,
+    )
+    if answer.status_code != 200:
+        typer.echo(f"the provider refused: HTTP {answer.status_code} {answer.text}", err=True)
+        raise typer.Exit(1)
+    typer.echo(answer.json()["access_token"])
 
 
 def _people(state: Path) -> list[Person]:
@@ -88,11 +124,19 @@ def enrol(state: StateDir) -> None:
 
     from corroborate.auth import Role  # noqa: PLC0415
     from corroborate.cli.local_token import local_token  # noqa: PLC0415
-    from corroborate.provider import enrolments  # noqa: PLC0415
+    from corroborate.provider import (  # noqa: PLC0415
+        enrolments,
+        machine_clients,
+        organisation_id_of,
+    )
 
     settings = load_settings()
     token = local_token(settings, Role.ADMIN, "directory-enrolment")
     organisations, invitations = enrolments(_people(state))
+    systems = [
+        (f"/directory/organisations/{organisation_id_of(m.organisation)}/api-clients", m)
+        for m in machine_clients(state / "machine-clients.json")
+    ]
     added = 0
     with httpx.Client(
         base_url=settings.intake_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
@@ -100,6 +144,7 @@ def enrol(state: StateDir) -> None:
         for path, body in [
             *(("/directory/organisations", o) for o in organisations),
             *(("/directory/people", i) for i in invitations),
+            *((path, {"client_id": m.client_id}) for path, m in systems),
         ]:
             answer = http.post(path, json=body)
             if answer.status_code == 201:

@@ -12,9 +12,11 @@ from pymongo.errors import DuplicateKeyError
 
 from corroborate.events.envelope import EventEnvelope
 from corroborate.mongo import Document, insert_aggregate, save_aggregate
-from intake.domain.directory import DirectoryRefused, Organisation, Person
+from intake.domain.directory import ApiClient, DirectoryRefused, Organisation, Person
 
 ORGANISATIONS = "directory_organisations"
+CLIENTS = "directory_api_clients"
+"""Machine clients by the provider's client id (the id is the key: one organisation each)."""
 PEOPLE = "directory_people"
 """People, each an aggregate with its outbox: every change announces the person as they now are
 (``directory.person_changed``)."""
@@ -34,17 +36,20 @@ class MongoDirectory:
         self,
         organisations: AsyncCollection[Document],
         people: AsyncCollection[Document],
+        clients: AsyncCollection[Document],
         *,
         on_events: Callable[[], None] = lambda: None,
     ) -> None:
         self._organisations = organisations
         self._people = people
+        self._clients = clients
         self._on_events = on_events
 
     async def prepare(self) -> None:
         await self._people.create_index([("email", ASCENDING)], unique=True)
         await self._people.create_index([("subject", ASCENDING)], unique=True, sparse=True)
         await self._people.create_index([("organisation_id", ASCENDING)])
+        await self._clients.create_index([("organisation_id", ASCENDING)])
         # People written before the directory announced its changes: at version 1, nothing
         # queued.
         await self._people.update_many(
@@ -120,3 +125,30 @@ class MongoDirectory:
 
     async def signed_in(self, person_id: str, at: datetime) -> None:
         await self._people.update_one({"_id": person_id}, {"$set": {"last_sign_in_at": at}})
+
+    async def add_client(self, client: ApiClient) -> None:
+        doc = client.model_dump(mode="python", exclude={"client_id"})
+        try:
+            await self._clients.insert_one({"_id": client.client_id, **doc})
+        except DuplicateKeyError as exc:
+            raise DirectoryRefused(
+                "client_id", "taken", "this client already acts for an organisation"
+            ) from exc
+
+    async def client(self, client_id: str) -> ApiClient | None:
+        found = await self._clients.find_one({"_id": client_id})
+        return None if found is None else _client(found)
+
+    async def clients(self, organisation_id: str) -> list[ApiClient]:
+        found = self._clients.find({"organisation_id": organisation_id}).sort("_id", 1)
+        return [_client(d) async for d in found]
+
+    async def remove_client(self, organisation_id: str, client_id: str) -> bool:
+        removed = await self._clients.delete_one(
+            {"_id": client_id, "organisation_id": organisation_id}
+        )
+        return removed.deleted_count == 1
+
+
+def _client(doc: Document) -> ApiClient:
+    return ApiClient.model_validate({**doc, "client_id": doc["_id"]})

@@ -101,3 +101,26 @@ class Person(BaseModel):
     @property
     def invitation_open(self) -> bool:
         return self.subject is None
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9._:@-]+$")
+
+
+class ApiClient(BaseModel):
+    """A partner organisation's own system, known to the identity provider by ``client_id``:
+    its client-credentials tokens act for this organisation, and only while both are active
+    here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    client_id: Annotated[str, Field(min_length=1, max_length=200)]
+    organisation_id: str
+    added_at: datetime
+    added_by: str
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: str) -> str:
+        if not CLIENT_ID.match(value):
+            raise ValueError("letters, digits and . _ : @ - only, as the provider names it")
+        return value

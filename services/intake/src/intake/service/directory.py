@@ -18,6 +18,7 @@ from corroborate.mongo import ConcurrencyConflict
 from corroborate.oidc import SignedIn
 from corroborate.web.signin import Member
 from intake.domain.directory import (
+    ApiClient,
     DirectoryRefused,
     NotInDirectory,
     Organisation,
@@ -170,6 +171,67 @@ class DirectoryService:
 
     async def people(self, organisation_id: str | None = None) -> list[Person]:
         return await self.store.people(organisation_id)
+
+    # --- machine clients ------------------------------------------------------------------
+
+    async def add_client(
+        self, *, caller: Principal, organisation_id: str, client_id: str
+    ) -> ApiClient:
+        organisation = await self.store.organisation(organisation_id)
+        if organisation is None:
+            raise NotInDirectory
+        if not organisation.active:
+            raise DirectoryRefused(
+                "organisation_id", "inactive", "this organisation is deactivated"
+            )
+        try:
+            client = ApiClient(
+                client_id=client_id,
+                organisation_id=organisation_id,
+                added_at=self._clock(),
+                added_by=caller.subject,
+            )
+        except ValidationError as exc:
+            raise _refusal(exc) from exc
+        await self.store.add_client(client)
+        await self._audit.record(
+            "directory.client_added",
+            actor=actor_of(caller),
+            details={"organisation": organisation_id, "client_id": client_id},
+        )
+        return client
+
+    async def clients(self, organisation_id: str) -> list[ApiClient]:
+        if await self.store.organisation(organisation_id) is None:
+            raise NotInDirectory
+        return await self.store.clients(organisation_id)
+
+    async def remove_client(
+        self, *, caller: Principal, organisation_id: str, client_id: str
+    ) -> None:
+        if not await self.store.remove_client(organisation_id, client_id):
+            raise NotInDirectory
+        await self._audit.record(
+            "directory.client_removed",
+            actor=actor_of(caller),
+            details={"organisation": organisation_id, "client_id": client_id},
+        )
+
+    async def client_caller(self, client_id: str) -> Principal | None:
+        """Who a machine client's token acts as: a partner of the organisation the directory
+        registered it for, while both are active; None otherwise."""
+        client = await self.store.client(client_id)
+        if client is None:
+            return None
+        organisation = await self.store.organisation(client.organisation_id)
+        if organisation is None or not organisation.active:
+            return None
+        return Principal(
+            subject=f"client:{client_id}",
+            role=Role.PARTNER,
+            organisation=organisation.organisation_id,
+            name=f"{organisation.name} (case system)",
+        )
 
     # --- signing in (the web sign-in's directory port) -----------------------------------
 

@@ -256,6 +256,24 @@ class OrganisationView(BaseModel):
     created_at: datetime
 
 
+class NewApiClient(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The client's id at the identity provider (its client-credentials "
+        "tokens name it in client_id or azp)."
+    )
+
+
+class ApiClientView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    organisation_id: str
+    added_at: datetime
+    added_by: str
+
+
 class Invitation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

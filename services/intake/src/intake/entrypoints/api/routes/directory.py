@@ -10,7 +10,9 @@ from fastapi import APIRouter, Path, Query, status
 from corroborate.http import Admin, problem_responses
 from intake.entrypoints.api.deps import DirectoryAdmin
 from intake.entrypoints.api.schemas import (
+    ApiClientView,
     Invitation,
+    NewApiClient,
     NewOrganisation,
     OrganisationChange,
     OrganisationView,
@@ -68,6 +70,55 @@ async def change_organisation(
         caller=caller, organisation_id=organisation_id, active=body.active
     )
     return OrganisationView.model_validate(organisation)
+
+
+@router.post(
+    "/organisations/{organisation_id}/api-clients",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Let a partner's own system call the API for this organisation, by its client id "
+    "at the identity provider (OAuth 2 client credentials)",
+)
+async def add_api_client(
+    *,
+    organisation_id: OrganisationId,
+    body: NewApiClient,
+    caller: Admin,
+    directory: DirectoryAdmin,
+) -> ApiClientView:
+    client = await directory.add_client(
+        caller=caller, organisation_id=organisation_id, client_id=body.client_id
+    )
+    return ApiClientView.model_validate(client)
+
+
+@router.get(
+    "/organisations/{organisation_id}/api-clients",
+    responses=problem_responses(401, 403, 404),
+    summary="The systems that call the API for this organisation",
+)
+async def list_api_clients(
+    *, organisation_id: OrganisationId, _caller: Admin, directory: DirectoryAdmin
+) -> list[ApiClientView]:
+    return [ApiClientView.model_validate(c) for c in await directory.clients(organisation_id)]
+
+
+@router.delete(
+    "/organisations/{organisation_id}/api-clients/{client_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(401, 403, 404),
+    summary="Stop a system acting for this organisation (its tokens are refused at once)",
+)
+async def remove_api_client(
+    *,
+    organisation_id: OrganisationId,
+    client_id: Annotated[str, Path(min_length=1, max_length=200)],
+    caller: Admin,
+    directory: DirectoryAdmin,
+) -> None:
+    await directory.remove_client(
+        caller=caller, organisation_id=organisation_id, client_id=client_id
+    )
 
 
 @router.post(
