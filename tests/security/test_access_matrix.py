@@ -48,6 +48,7 @@ from corroborate.walk.samples import (
 )
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
 from corroborate_testing import TEST_PACE, eventually, in_process, running
+from corroborate_testing.identity import session_at
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review
@@ -517,12 +518,9 @@ async def _signed_in_people(
         # Partners sign in at intake only: review and reporting do not admit them.
         services = ("intake",) if role == "partner" else ("intake", "review", "reporting")
         for service in services:
-            sign_in = apps[service].state.web_sign_in
-            session_id = await sign_in.sessions.open(
-                person_id=person_id, subject=subject, id_token=""
+            sessions[caller][service] = await session_at(
+                apps[service], person_id=person_id, subject=subject
             )
-            session = await sign_in.sessions.current(session_id)
-            sessions[caller][service] = (session_id, session.csrf_token)
     for service in ("review", "reporting"):
         for caller, by_service in sessions.items():
             if service not in by_service:

@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -195,3 +196,14 @@ async def sign_in_to(
         client_id=provider.client_id(name),
     )
     return await service.get("/auth/callback", params=back)
+
+
+async def session_at(app: Any, *, person_id: str, subject: str) -> tuple[str, str]:
+    """A session at ``app`` for a directory person, opened as the sign-in opens one once the
+    provider has vouched for ``subject`` (the provider's part is proven by the sign-in tests):
+    the session id for the cookie, and its CSRF token."""
+    sessions = app.state.web_sign_in.sessions
+    session_id: str = await sessions.open(person_id=person_id, subject=subject, id_token="")
+    session = await sessions.current(session_id)
+    assert session is not None
+    return session_id, session.csrf_token

@@ -20,7 +20,7 @@ from corroborate.mongo import Document
 from corroborate.oidc import ProviderKeys
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
-from corroborate.web.app import ProviderClient, install_pages, web_sign_in
+from corroborate.web.app import ProviderClient, install_pages, portal_urls, web_sign_in
 from corroborate.web.signin import WebSignIn
 from intake.adapters.directory_store import CLIENTS, ORGANISATIONS, PEOPLE, MongoDirectory
 from intake.adapters.repository import COLLECTION, MongoReferrals
@@ -33,6 +33,7 @@ from intake.adapters.webhook_store import (
     MongoWebhookEndpoints,
 )
 from intake.domain.webhooks import DEFAULT_RETRY_POLICY, RetryPolicy
+from intake.entrypoints import pages
 from intake.entrypoints.api import ERRORS, ROUTERS
 from intake.entrypoints.events import event_handlers
 from intake.entrypoints.loops import WebhookDispatcher
@@ -218,7 +219,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     answer_errors(app, ERRORS)
     if wiring.sign_in is not None:
         install_pages(
-            app, service=SERVICE, title="Corroborate for referral partners", sign_in=wiring.sign_in
+            app,
+            service=SERVICE,
+            title="Corroborate for referral partners",
+            sign_in=wiring.sign_in,
+            urls=portal_urls(settings),
+            templates=(pages.TEMPLATES,),
+            home=pages.home_sections,
+            landing=pages.landing,
+            pages=pages.ROUTERS,
         )
     return app
 

@@ -13,7 +13,13 @@ from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
-from corroborate.web.app import ProviderClient, directory_copy, install_pages, web_sign_in
+from corroborate.web.app import (
+    ProviderClient,
+    directory_copy,
+    install_pages,
+    portal_urls,
+    web_sign_in,
+)
 from corroborate.web.directory_copy import DirectoryCopy
 from corroborate.web.signin import WebSignIn
 from reporting.adapters.operations import COLLECTION as DEADLINES
@@ -30,6 +36,7 @@ from reporting.adapters.statistics import (
 from reporting.entrypoints.api.errors import ERRORS
 from reporting.entrypoints.api.routes import legal_reviews, operations, reports, statistics
 from reporting.entrypoints.events import event_handlers
+from reporting.entrypoints.pages import home_sections
 from reporting.service.issuing import Issuing, Retention
 from reporting.service.legal_review import LegalQueue
 from reporting.service.statistics import Statistics
@@ -155,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service=SERVICE,
             title="Corroborate for legal, analysis and management",
             sign_in=use_cases.sign_in,
+            urls=portal_urls(settings),
+            home=home_sections(use_cases.legal_queue),
         )
     return app
 

@@ -12,7 +12,13 @@ from corroborate.http import answer_errors
 from corroborate.logging import configure_logging
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
-from corroborate.web.app import ProviderClient, directory_copy, install_pages, web_sign_in
+from corroborate.web.app import (
+    ProviderClient,
+    directory_copy,
+    install_pages,
+    portal_urls,
+    web_sign_in,
+)
 from corroborate.web.directory_copy import DirectoryCopy
 from corroborate.web.signin import WebSignIn
 from review.adapters.repository import COLLECTION, MongoCaseRepository
@@ -22,6 +28,7 @@ from review.entrypoints.api.errors import ERRORS
 from review.entrypoints.api.routes import ROUTERS
 from review.entrypoints.events import event_handlers
 from review.entrypoints.loops import DeadlineWatch
+from review.entrypoints.pages import home_sections
 from review.service import PUBLISHES, Review, ReviewPolicy
 
 SERVICE = "review"
@@ -106,7 +113,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     answer_errors(app, ERRORS)
     if wiring.sign_in is not None:
         install_pages(
-            app, service=SERVICE, title="Corroborate for clinical teams", sign_in=wiring.sign_in
+            app,
+            service=SERVICE,
+            title="Corroborate for clinical teams",
+            sign_in=wiring.sign_in,
+            urls=portal_urls(settings),
+            home=home_sections(review),
         )
     return app
 

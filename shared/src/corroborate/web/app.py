@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from corroborate.auth import Role
@@ -16,9 +18,11 @@ from corroborate.runtime import ServiceRuntime
 from corroborate.settings import Settings
 from corroborate.web.directory_copy import COPY, DirectoryCopy
 from corroborate.web.pages import STATIC
+from corroborate.web.pages import templates as page_templates
 from corroborate.web.routes import router, session_caller
 from corroborate.web.sessions import SESSIONS, SIGN_INS, SessionPolicy, Sessions
 from corroborate.web.signin import Directory, WebSignIn
+from corroborate.web.views import HomeSections, Landing, home_router
 
 
 class ProviderClient:
@@ -101,15 +105,46 @@ def directory_copy(runtime: ServiceRuntime) -> DirectoryCopy:
     return DirectoryCopy(runtime.collection(COPY))
 
 
-def install_pages(app: FastAPI, *, service: str, title: str, sign_in: WebSignIn) -> None:
-    """``/auth/...`` and ``/static/...`` on ``app``, signing people in with ``sign_in``."""
+def install_pages(
+    app: FastAPI,
+    *,
+    service: str,
+    title: str,
+    sign_in: WebSignIn,
+    urls: dict[str, str],
+    templates: tuple[Path, ...] = (),
+    home: HomeSections | None = None,
+    landing: Landing | None = None,
+    pages: Iterable[APIRouter] = (),
+) -> None:
+    """``/auth/...`` and ``/static/...`` on ``app``, signing people in with ``sign_in``; the
+    service's own templates (``templates``) before the kernel's; and, with ``home``, the
+    kernel's home page at ``/`` showing what ``home`` finds for the visitor (or sending them
+    where ``landing`` says); the service's own ``pages``. ``urls`` are the three services'
+    addresses, for the navigation between them."""
     issuer = urlsplit(sign_in.relying_party.settings.issuer)
     app.state.web_sign_in = sign_in
     app.state.session_caller = session_caller
     app.state.web_service = service
     app.state.portal_title = title
+    app.state.portal_urls = urls
+    app.state.page_templates = page_templates(*templates)
     # Signing out is a form whose answer sends the browser on to the provider's end-session
     # endpoint: the policy for forms must allow that one origin.
     app.state.form_targets = f"{issuer.scheme}://{issuer.netloc}"
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
+    for page_router in pages:
+        app.include_router(page_router)
+    if home is not None:
+        app.state.home_sections = home
+        app.state.home_landing = landing
+        app.include_router(home_router)
+
+
+def portal_urls(settings: Settings) -> dict[str, str]:
+    return {
+        "intake": settings.intake_url,
+        "review": settings.review_url,
+        "reporting": settings.reporting_url,
+    }

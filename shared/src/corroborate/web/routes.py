@@ -17,7 +17,8 @@ from corroborate.web.signin import BadCsrfToken, NotAdmitted, Visitor, WebSignIn
 
 router = APIRouter(prefix="/auth", include_in_schema=False)
 SignIn = Annotated[WebSignIn, Depends(from_state(WebSignIn, "web_sign_in"))]
-HOME = "/auth/me"
+HOME = "/"
+"""Where a person lands after signing in, unless they were on their way elsewhere."""
 MAX_FORM_BYTES = 16 * 1024
 
 
@@ -141,7 +142,7 @@ async def callback(
 async def me(request: Request, sign_in: SignIn) -> Response:
     visitor = await visitor_of(request, sign_in)
     if visitor is None:
-        return RedirectResponse(f"/auth/sign-in?next={quote(HOME)}", status_code=303)
+        return RedirectResponse(f"/auth/sign-in?next={quote('/auth/me')}", status_code=303)
     return render(request, "signed_in.html", title="You are signed in", visitor=visitor)
 
 

@@ -94,6 +94,9 @@ class DirectoryService:
     async def organisations(self) -> list[Organisation]:
         return await self.store.organisations()
 
+    async def organisation(self, organisation_id: str) -> Organisation | None:
+        return await self.store.organisation(organisation_id)
+
     # --- people -------------------------------------------------------------------------
 
     async def invite(
@@ -171,6 +174,9 @@ class DirectoryService:
 
     async def people(self, organisation_id: str | None = None) -> list[Person]:
         return await self.store.people(organisation_id)
+
+    async def person(self, person_id: str) -> Person | None:
+        return await self.store.person(person_id)
 
     # --- machine clients ------------------------------------------------------------------
 
