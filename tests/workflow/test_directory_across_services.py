@@ -12,16 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
 from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.settings import Settings
 from corroborate.walk.samples import minimal_pdf, roster_entry, sample_referral
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
-from corroborate.web.directory_copy import COPY
 from corroborate_testing import TEST_PACE, eventually, in_process, running
-from corroborate_testing.identity import Codes, LocalProvider, sign_in_to
+from corroborate_testing.identity import Codes, LocalProvider, heard_of, sign_in_to
 from intake.bootstrap import create_app as create_intake
 from reporting.bootstrap import create_app as create_reporting
 from review.bootstrap import create_app as create_review
@@ -56,22 +54,6 @@ async def _invite(
     return body
 
 
-async def _heard_of(settings: Settings, service: str, person_id: str) -> None:
-    """Wait until ``service``'s copy of the directory holds the person."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongo_url.get_secret_value(), tz_aware=True
-    )
-    copy = client[settings.database_name(service)][COPY]
-
-    async def held() -> bool | None:
-        return await copy.count_documents({"_id": person_id}, limit=1) == 1 or None
-
-    try:
-        await eventually(held, within=30, what=f"{service} hears of {person_id}")
-    finally:
-        await client.close()
-
-
 async def _roster_entry(
     review: httpx.AsyncClient, coordinator: Headers, clinician_id: str
 ) -> dict[str, Any] | None:
@@ -91,7 +73,7 @@ async def test_a_clinician_follows_the_directory_from_sign_in_to_leaving(
     clinician_id = invited["person_id"]
 
     # Review hears of her from intake's event, and lets her in.
-    await _heard_of(settings, "review", clinician_id)
+    await heard_of(settings, "review", clinician_id)
     admitted = await sign_in_to(review, "review", provider, person, codes=CODES)
     assert admitted.status_code == 303, admitted.text
     me = await review.get("/auth/me")
@@ -167,7 +149,7 @@ async def test_reporting_admits_its_staff_and_no_one_signs_in_where_the_director
     admin = bearer(Role.ADMIN, sub="admin-dir")
     legal = await provider.new_person(name="Ruth Ansah")
     invited = await _invite(intake, admin, legal.email, "Ruth Ansah", "legal")
-    await _heard_of(settings, "reporting", invited["person_id"])
+    await heard_of(settings, "reporting", invited["person_id"])
     admitted = await sign_in_to(reporting, "reporting", provider, legal, codes=CODES)
     assert admitted.status_code == 303, admitted.text
     me = await reporting.get("/auth/me")
@@ -189,7 +171,7 @@ async def test_reporting_admits_its_staff_and_no_one_signs_in_where_the_director
         "partner",
         organisation_id=created.json()["organisation_id"],
     )
-    await _heard_of(settings, "reporting", invited["person_id"])
+    await heard_of(settings, "reporting", invited["person_id"])
     await reporting.post("/auth/sign-out")
     reporting.cookies.clear()
     refused = await sign_in_to(reporting, "reporting", provider, partner, codes=CODES)

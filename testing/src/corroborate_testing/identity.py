@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from pymongo import AsyncMongoClient
 
 from corroborate.provider import (
     API_SCOPE,
@@ -25,6 +26,8 @@ from corroborate.provider import (
     totp,
 )
 from corroborate.settings import Settings
+from corroborate.web.directory_copy import COPY
+from corroborate_testing import eventually
 
 
 class ProviderRefused(Exception):
@@ -207,3 +210,20 @@ async def session_at(app: Any, *, person_id: str, subject: str) -> tuple[str, st
     session = await sessions.current(session_id)
     assert session is not None
     return session_id, session.csrf_token
+
+
+async def heard_of(settings: Settings, service: str, person_id: str) -> None:
+    """Wait until ``service``'s copy of the directory holds the person (intake's event about
+    them has arrived)."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        settings.mongo_url.get_secret_value(), tz_aware=True
+    )
+    copy = client[settings.database_name(service)][COPY]
+
+    async def held() -> bool | None:
+        return await copy.count_documents({"_id": person_id}, limit=1) == 1 or None
+
+    try:
+        await eventually(held, within=30, what=f"{service} hears of {person_id}")
+    finally:
+        await client.close()
