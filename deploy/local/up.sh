@@ -14,7 +14,10 @@ CORROBORATE_ENV_FILE="${CORROBORATE_ENV_FILE:-$STATE/corroborate.env}" \
     "$ROOT/.venv/bin/corroborate" provider enrol --state "$STATE/glewlwyd/secrets"
 trap - ERR
 echo "Corroborate is up. Try: make demo   (stop with: make down)"
-echo "Sign in at http://127.0.0.1:${CORROBORATE_INTAKE_PORT:-8001}/auth/sign-in (intake; the provider is http://127.0.0.1:${CORROBORATE_OIDC_PORT:-4593})"
+echo "Sign in (the provider is http://127.0.0.1:${CORROBORATE_OIDC_PORT:-4593}):"
+echo "  partners and administrators      http://127.0.0.1:${CORROBORATE_INTAKE_PORT:-8001}/"
+echo "  coordinators and clinicians      http://127.0.0.1:${CORROBORATE_REVIEW_PORT:-8002}/"
+echo "  legal, analysts and managers     http://127.0.0.1:${CORROBORATE_REPORTING_PORT:-8003}/"
 echo "(password, then the code from an authenticator app holding their TOTP secret; the demo"
 echo "people, with the code each would see now: $ROOT/.venv/bin/corroborate provider people --state $STATE/glewlwyd/secrets):"
 "$ROOT/.venv/bin/corroborate" provider people --state "$STATE/glewlwyd/secrets"
