@@ -18,7 +18,12 @@ from corroborate.auth import Role
 from corroborate.provider import Person
 from corroborate.settings import Settings
 from corroborate_testing import Stack, services_running
-from corroborate_testing.browser import Visit, launch, sign_in_at_provider_pages
+from corroborate_testing.browser import (
+    Visit,
+    continue_at_provider,
+    launch,
+    sign_in_at_provider_pages,
+)
 from corroborate_testing.identity import Codes, LocalProvider, heard_of
 
 pytestmark = pytest.mark.browser
@@ -99,9 +104,13 @@ async def test_an_administrator_adds_a_firm_invites_a_solicitor_and_ends_their_a
     await admin_page.wait_for_selector("text=Their access has ended")
     await visit.saw(admin_page, "access ended")
 
+    # Their next page: intake has ended their session; signing in again (the provider still
+    # vouches for them) ends at the page that says their access has ended.
     await solicitor_page.reload()
-    await solicitor_page.wait_for_selector("#username")
-    await visit.saw(solicitor_page, "solicitor sent to sign in again", scan=False)
+    await continue_at_provider(solicitor_page, back_at=intake)
+    await solicitor_page.wait_for_selector("h1:has-text('You could not be signed in')")
+    await visit.saw(solicitor_page, "solicitor's access has ended")
+    assert "ask your administrator" in await solicitor_page.locator("main").inner_text()
     assert visit.violations == {}, visit.violations
 
 

@@ -15,7 +15,12 @@ from playwright.async_api import Browser, async_playwright
 from corroborate.auth import Role
 from corroborate.settings import Settings
 from corroborate_testing import Stack, services_running
-from corroborate_testing.browser import Visit, launch, sign_in_at_provider_pages
+from corroborate_testing.browser import (
+    Visit,
+    continue_at_provider,
+    launch,
+    sign_in_at_provider_pages,
+)
 from corroborate_testing.identity import Codes, LocalProvider
 
 pytestmark = pytest.mark.browser
@@ -96,10 +101,13 @@ async def test_an_invited_solicitor_signs_in_with_a_second_factor_and_signs_out(
     assert len(ending) == 1
     assert "client_id=corroborate-intake" in ending[0]
     assert "id_token_hint=" in ending[0]
-    await page.wait_for_load_state("networkidle")
-    await visit.saw(page, "provider after sign-out", scan=False)
+    assert "post_logout_redirect_uri=" in ending[0]
+    # The provider is asked to end its session too, and shows its own end-session page.
+    await page.wait_for_selector("text=End session")
+    await visit.saw(page, "provider asks to end its session", scan=False)
 
-    # Signed out: intake sends the browser to sign in, and the provider asks for the password.
+    # Signed out here: the next sign-in at intake asks for the password and the code again
+    # (prompt=login), whatever became of the provider's own session.
     await page.goto(f"{intake}/auth/me")
     await page.wait_for_selector("#username")
     await page.wait_for_load_state("networkidle")
@@ -126,6 +134,9 @@ async def test_someone_not_in_the_directory_is_told_why_and_what_to_do(
     assert await page.locator("h1").inner_text() == "You could not be signed in"
     assert "ask your administrator" in await page.locator("main").inner_text()
     assert visit.violations == {}, visit.violations
-    # Nothing signed them in: their page of who they are sends them to sign in.
+    # Nothing signed them in: their page of who they are sends them to sign in, and the
+    # provider, whose session they still hold, sends them back to the same refusal.
     await page.goto(f"{intake}/auth/me")
-    await page.wait_for_selector("#username")
+    await continue_at_provider(page, back_at=intake)
+    await page.wait_for_selector("h1")
+    assert await page.locator("h1").inner_text() == "You could not be signed in"

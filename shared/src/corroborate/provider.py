@@ -30,6 +30,8 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 PLUGIN = "oidc"
+CLIENT_MODULE = "database"
+"""Glewlwyd's own client store, as its database set-up creates it."""
 OTP_SCHEME = "otp"
 SIGN_IN_SCOPES = ("openid", "email", "profile")
 DEFAULT_ADMIN_PASSWORD = "password"  # noqa: S105 - Glewlwyd's install default, changed at once
@@ -221,7 +223,9 @@ class GlewlwydAdmin:
             "pkce-required": True,
             "pkce-method-plain-allowed": False,
             "session-management-allowed": True,
-            "session-cookie-name": "GLEWLWYD2_SESSION_ID",
+            # Not the name of the provider's own sign-in session cookie, which this one would
+            # overwrite (signing the person out of the provider's pages).
+            "session-cookie-name": "GLEWLWYD2_OIDC_SID",
             "session-cookie-expiration": 86400,
             "subject-type": "public",
             "request-parameter-allow": False,
@@ -239,6 +243,23 @@ class GlewlwydAdmin:
         self.put_or_post("/mod/plugin", PLUGIN, body)
         self.call("PUT", f"/mod/plugin/{PLUGIN}/disable")
         self.call("PUT", f"/mod/plugin/{PLUGIN}/enable")
+
+    def ensure_client_properties(self) -> None:
+        """Let clients hold ``post_logout_redirect_uris`` (a list), where the provider looks
+        for the addresses a sign-out may return to: without it, ending a session at the
+        provider cannot send the person back to Corroborate."""
+        module = self.call("GET", f"/mod/client/{CLIENT_MODULE}")
+        formats = module["parameters"].setdefault("data-format", {})
+        wanted = {"multiple": True, "read": True, "write": True}
+        if formats.get("post_logout_redirect_uris") == wanted:
+            return
+        formats["post_logout_redirect_uris"] = wanted
+        body = {
+            k: module[k] for k in ("module", "name", "display_name", "order_rank", "parameters")
+        }
+        self.call("PUT", f"/mod/client/{CLIENT_MODULE}", body)
+        self.call("PUT", f"/mod/client/{CLIENT_MODULE}/disable")
+        self.call("PUT", f"/mod/client/{CLIENT_MODULE}/enable")
 
     def ensure_api_scope(self) -> None:
         """The scope a partner's system asks for with client credentials; its access tokens
@@ -284,7 +305,7 @@ class GlewlwydAdmin:
                 "confidential": True,
                 "enabled": True,
                 "redirect_uri": list(client.redirect_uris),
-                "post_logout_redirect_uri": client.post_logout_redirect_uri,
+                "post_logout_redirect_uris": [client.post_logout_redirect_uri],
                 "authorization_type": ["code", "refresh_token", "client_credentials"],
                 "scope": list(scopes),
                 "token_endpoint_auth_method": ["client_secret_basic"],
@@ -386,6 +407,7 @@ def set_up(
         admin.ensure_otp_scheme()
         admin.ensure_scopes()
         admin.ensure_oidc_plugin(issuer=issuer, jwks_private=jwks, kid=kid)
+        admin.ensure_client_properties()
         clients = _clients(state / "clients.json", service_urls)
         for client in clients.values():
             admin.ensure_client(client)

@@ -86,6 +86,19 @@ async def sign_in_at_provider_pages(
     await page.fill("#username", person.username)
     await page.fill("#password", person.password)
     await page.click("#loginbut")
+    await _until_back(page, person, codes, back_at=back_at)
+
+
+async def continue_at_provider(page: Page, *, back_at: str) -> None:
+    """At the provider, whose session the person still holds: whatever it asks next (consent,
+    continue) until the browser is back at ``back_at``; never the password."""
+    await page.wait_for_url(lambda url: not url.startswith(back_at))
+    await _until_back(page, None, None, back_at=back_at)
+
+
+async def _until_back(
+    page: Page, person: Person | None, codes: Codes | None, *, back_at: str
+) -> None:
     for _ in range(6):
         if page.url.startswith(back_at):
             return
@@ -103,6 +116,8 @@ async def sign_in_at_provider_pages(
                     await box.check()
             await page.click("text=Grant access")
         elif ident == "value":
+            if person is None or codes is None:
+                raise AssertionError("the provider asked for a code, as if signed out")
             await page.fill("#value", await codes.fresh(person))
             await page.click("#but")
         else:

@@ -145,6 +145,24 @@ def build(settings: Settings) -> Wiring:
     )
     runtime.subscribe(event_handlers(intake.progress))
     runtime.publishes(*PUBLISHES, "directory.person_changed")
+    directory, provider, sign_in, machines = _people(settings, runtime)
+    return Wiring(
+        runtime=runtime,
+        machines=machines,
+        intake=intake,
+        webhooks=webhooks,
+        dispatcher=dispatcher,
+        directory=directory,
+        provider=provider,
+        sign_in=sign_in,
+    )
+
+
+def _people(
+    settings: Settings, runtime: ServiceRuntime
+) -> tuple[DirectoryService, ProviderClient, WebSignIn | None, MachineCallers | None]:
+    """The directory, and those it admits: people signing in to the pages, partners' systems
+    calling with the provider's access tokens (where a provider is configured)."""
     directory = DirectoryService(
         MongoDirectory(
             runtime.collection(ORGANISATIONS),
@@ -174,16 +192,7 @@ def build(settings: Settings) -> Wiring:
             AccessTokens(keys, audience=settings.oidc_api_audience, scope=settings.oidc_api_scope),
             directory.client_caller,
         )
-    return Wiring(
-        runtime=runtime,
-        machines=machines,
-        intake=intake,
-        webhooks=webhooks,
-        dispatcher=dispatcher,
-        directory=directory,
-        provider=provider,
-        sign_in=sign_in,
-    )
+    return directory, provider, sign_in, machines
 
 
 def _prepare(wiring: Wiring) -> Callable[[], Awaitable[None]]:

@@ -20,6 +20,7 @@ SignIn = Annotated[WebSignIn, Depends(from_state(WebSignIn, "web_sign_in"))]
 HOME = "/"
 """Where a person lands after signing in, unless they were on their way elsewhere."""
 MAX_FORM_BYTES = 16 * 1024
+SIGNED_OUT_SECONDS = 30 * 24 * 3600
 
 
 def _secure(request: Request) -> bool:
@@ -36,6 +37,12 @@ def session_cookie(request: Request) -> str:
 def _pending_cookie(request: Request) -> str:
     service = getattr(request.app.state, "web_service", "corroborate")
     name = f"corroborate-{service}-sign-in"
+    return f"__Host-{name}" if _secure(request) else name
+
+
+def _signed_out_cookie(request: Request) -> str:
+    service = getattr(request.app.state, "web_service", "corroborate")
+    name = f"corroborate-{service}-signed-out"
     return f"__Host-{name}" if _secure(request) else name
 
 
@@ -99,9 +106,14 @@ async def session_caller(request: Request) -> Principal | None:
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, sign_in: SignIn, next: str | None = None) -> Response:
-    url, pending = await sign_in.begin(safe_next(next, HOME))
+    # After signing out here, the next sign-in asks for the password and code again, even
+    # where the provider keeps its own session open (one whose end-session step did not end
+    # it).
+    signed_out = _signed_out_cookie(request) in request.cookies
+    url, pending = await sign_in.begin(safe_next(next, HOME), fresh=signed_out)
     response = RedirectResponse(url, status_code=303)
     _set_cookie(request, response, _pending_cookie(request), pending, 600)
+    response.delete_cookie(_signed_out_cookie(request), path="/")
     return response
 
 
@@ -171,6 +183,7 @@ async def sign_out(request: Request, sign_in: SignIn) -> Response:
     ended = await sign_in.sign_out(visitor, after=after)
     response = RedirectResponse(ended or "/auth/signed-out", status_code=303)
     response.delete_cookie(session_cookie(request), path="/")
+    _set_cookie(request, response, _signed_out_cookie(request), "1", SIGNED_OUT_SECONDS)
     return response
 
 

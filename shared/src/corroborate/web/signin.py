@@ -90,9 +90,11 @@ class WebSignIn:
         self.directory = directory
         self.one_factor_roles = one_factor_roles
 
-    async def begin(self, next_path: str) -> tuple[str, str]:
-        """Where to send the browser, and the token of the sign-in in flight for its cookie."""
-        begun = await self.relying_party.begin()
+    async def begin(self, next_path: str, *, fresh: bool = False) -> tuple[str, str]:
+        """Where to send the browser, and the token of the sign-in in flight for its cookie.
+        ``fresh``: the provider must ask for the person's credentials again (``prompt=login``),
+        even if its own session is still open."""
+        begun = await self.relying_party.begin(prompt="login" if fresh else None)
         return begun.url, await self.sessions.remember_sign_in(begun, next_path)
 
     async def complete(self, *, pending: str | None, code: str, state: str) -> tuple[str, str]:
