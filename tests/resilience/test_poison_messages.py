@@ -29,6 +29,7 @@ from corroborate.events.contracts import (
     ClinicalFindings,
     InformationProvided,
     InformationRequested,
+    PersonChanged,
     ProtectedDetails,
     ReferralAccepted,
     ReferralAcknowledged,
@@ -61,6 +62,8 @@ OPENING |= {("reporting", t) for t in ("referral.declined", "report.issued", "ca
 OPENING |= {("reporting", "referral.withdrawn")}
 # Erasure of a case a service never held leaves it nothing to do: not a poison either.
 OPENING |= {(service, "case.erased") for service in ("intake", "review", "reporting")}
+# A person the copy of the directory has not heard of is a person to add to it.
+OPENING |= {(service, "directory.person_changed") for service in ("review", "reporting")}
 
 
 @pytest.fixture
@@ -122,6 +125,15 @@ def _payload(event_type: str, keyring: KeyRing) -> BaseModel:
         ),
         "report.changes_requested": ReportChangesRequested(
             comments=text, requested_by="l", requested_at=now
+        ),
+        "directory.person_changed": PersonChanged(
+            person_id=uuid.uuid4(),
+            revision=1,
+            email="someone@corroborate.test",
+            name="Someone",
+            roles=[Role.CLINICIAN],
+            active=True,
+            changed_at=now,
         ),
     }
     return samples[event_type]
