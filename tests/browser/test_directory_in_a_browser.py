@@ -8,20 +8,19 @@ Corroborate's is scanned by axe-core."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from corroborate.auth import Role
 from corroborate.provider import Person
 from corroborate.settings import Settings
-from corroborate_testing import Stack, services_running
+from corroborate_testing import Stack
 from corroborate_testing.browser import (
     Visit,
     continue_at_provider,
-    launch,
     sign_in_at_provider_pages,
 )
 from corroborate_testing.identity import Codes, LocalProvider, heard_of
@@ -29,23 +28,6 @@ from corroborate_testing.identity import Codes, LocalProvider, heard_of
 pytestmark = pytest.mark.browser
 
 CODES = Codes()
-
-
-@pytest.fixture(scope="module")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    logs = tmp_path_factory.mktemp("browser-directory-logs")
-    with services_running(settings, logs, configured_ports=True) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await launch(playwright)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def _invite(intake: str, admin: dict[str, str], body: dict[str, object]) -> str:

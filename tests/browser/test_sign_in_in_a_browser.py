@@ -6,19 +6,18 @@ is scanned by axe-core for serious and critical violations."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from corroborate.auth import Role
 from corroborate.settings import Settings
-from corroborate_testing import Stack, services_running
+from corroborate_testing import Stack
 from corroborate_testing.browser import (
     Visit,
     continue_at_provider,
-    launch,
     sign_in_at_provider_pages,
 )
 from corroborate_testing.identity import Codes, LocalProvider
@@ -26,24 +25,6 @@ from corroborate_testing.identity import Codes, LocalProvider
 pytestmark = pytest.mark.browser
 
 CODES = Codes()
-
-
-@pytest.fixture(scope="module")
-def stack(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The services as processes on the ports the provider knows as redirect URIs."""
-    logs = tmp_path_factory.mktemp("browser-service-logs")
-    with services_running(settings, logs, configured_ports=True) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await launch(playwright)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def test_an_invited_solicitor_signs_in_with_a_second_factor_and_signs_out(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aio_pika
@@ -14,32 +13,17 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.messaging.parked import discard_parked, list_parked
 from corroborate.settings import Settings
 from corroborate.walk.samples import minimal_pdf, roster_entry, sample_findings, sample_referral
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
-from corroborate_testing import SERVICES, TEST_PACE, eventually, in_process, running
-from intake.bootstrap import create_app as create_intake
-from reporting.bootstrap import create_app as create_reporting
-from review.bootstrap import create_app as create_review
+from corroborate_testing import SERVICES, TEST_PACE, eventually, in_process
 
 pytestmark = pytest.mark.integration
 
 Headers = dict[str, str]
 CANARY = "Erasure Canary-Person"
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    apps = {
-        "intake": create_intake(service_settings(settings, "intake")),
-        "review": create_review(service_settings(settings, "review")),
-        "reporting": create_reporting(service_settings(settings, "reporting")),
-    }
-    async with AsyncExitStack() as stack:
-        yield {name: await stack.enter_async_context(running(a)) for name, a in apps.items()}
 
 
 async def _issued_case(

@@ -6,39 +6,23 @@ neither."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
-from corroborate.access import service_settings
 from corroborate.auth import Role
 from corroborate.settings import Settings
 from corroborate.walk.samples import minimal_pdf, roster_entry, sample_referral
 from corroborate.walk.steps import People, ReferralWalk, put_on_roster
-from corroborate_testing import TEST_PACE, eventually, in_process, running
+from corroborate_testing import TEST_PACE, eventually, in_process
 from corroborate_testing.identity import Codes, LocalProvider, heard_of, sign_in_to
-from intake.bootstrap import create_app as create_intake
-from reporting.bootstrap import create_app as create_reporting
-from review.bootstrap import create_app as create_review
 
 pytestmark = pytest.mark.integration
 
 Headers = dict[str, str]
 CODES = Codes()
-
-
-@pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    apps = {
-        "intake": create_intake(service_settings(settings, "intake")),
-        "review": create_review(service_settings(settings, "review")),
-        "reporting": create_reporting(service_settings(settings, "reporting")),
-    }
-    async with AsyncExitStack() as stack:
-        yield {name: await stack.enter_async_context(running(a)) for name, a in apps.items()}
 
 
 async def _invite(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, Page, Playwright
+from playwright.async_api import Browser, Page, Playwright, ViewportSize
 
 from corroborate.provider import Person
 from corroborate_testing.identity import Codes
@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERIOUS = ("serious", "critical")
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 async def launch(playwright: Playwright) -> Browser:
@@ -59,10 +60,19 @@ class Visit:
             old.unlink()
 
     async def saw(self, page: Page, what: str, *, scan: bool = True) -> None:
-        """Keep a screenshot of ``page``; with ``scan``, record axe's serious findings."""
+        """Keep a screenshot of ``page``, at desktop and at phone width; with ``scan``, record
+        axe's serious findings."""
         self.shots += 1
         slug = re.sub(r"[^a-z0-9]+", "-", what.lower()).strip("-")
         await page.screenshot(path=self.folder / f"{self.shots:02d}-{slug}.png", full_page=True)
+        # And as on a phone, for a person to see that nothing is cut off or overlaps.
+        desktop = page.viewport_size
+        await page.set_viewport_size(PHONE)
+        await page.screenshot(
+            path=self.folder / f"{self.shots:02d}-{slug}-phone.png", full_page=True
+        )
+        if desktop is not None:
+            await page.set_viewport_size(desktop)
         if scan:
             # Evaluated through the debugging protocol, which the page's policy (no inline
             # script) rightly does not let a <script> tag do.

@@ -176,7 +176,6 @@ def _people(
     sign_in = web_sign_in(
         settings,
         service=SERVICE,
-        service_url=settings.intake_url,
         runtime=runtime,
         directory=directory,
         client=provider,

@@ -15,10 +15,9 @@ from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from corroborate.web.app import (
     ProviderClient,
-    directory_copy,
+    copied_directory_sign_in,
     install_pages,
     portal_urls,
-    web_sign_in,
 )
 from corroborate.web.directory_copy import DirectoryCopy
 from corroborate.web.signin import WebSignIn
@@ -83,8 +82,7 @@ def build(settings: Settings) -> Wiring:
         outbox_collections=(COLLECTION,),
     )
     reviews = LegalReviewRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify)
-    staff = directory_copy(runtime)
-    provider = ProviderClient()
+    people = copied_directory_sign_in(settings, service=SERVICE, runtime=runtime)
     use_cases = UseCases(
         legal_queue=LegalQueue(
             reviews=reviews,
@@ -121,19 +119,12 @@ def build(settings: Settings) -> Wiring:
             base=settings.statistics_rounding_base,
             audit=runtime.audit,
         ),
-        staff=staff,
-        sign_in=web_sign_in(
-            settings,
-            service=SERVICE,
-            service_url=settings.reporting_url,
-            runtime=runtime,
-            directory=staff,
-            client=provider,
-        ),
+        staff=people.staff,
+        sign_in=people.sign_in,
     )
-    runtime.subscribe(event_handlers(use_cases.legal_queue, use_cases.statistics, staff))
+    runtime.subscribe(event_handlers(use_cases.legal_queue, use_cases.statistics, people.staff))
     runtime.publishes("report.issued", "report.changes_requested")
-    return Wiring(runtime=runtime, use_cases=use_cases, provider=provider)
+    return Wiring(runtime=runtime, use_cases=use_cases, provider=people.provider)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -14,10 +14,9 @@ from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from corroborate.web.app import (
     ProviderClient,
-    directory_copy,
+    copied_directory_sign_in,
     install_pages,
     portal_urls,
-    web_sign_in,
 )
 from corroborate.web.directory_copy import DirectoryCopy
 from corroborate.web.signin import WebSignIn
@@ -54,7 +53,8 @@ def build(settings: Settings) -> Wiring:
         buckets=(settings.bucket_name(PHOTOGRAPHS),),
         outbox_collections=(COLLECTION,),
     )
-    staff = directory_copy(runtime)
+    people = copied_directory_sign_in(settings, service=SERVICE, runtime=runtime)
+    staff = people.staff
     review = Review(
         cases=MongoCaseRepository(runtime.collection(COLLECTION), on_events=runtime.relay.notify),
         roster=MongoRoster(runtime.collection(CLINICIANS), runtime.collection(COLLECTION)),
@@ -72,16 +72,13 @@ def build(settings: Settings) -> Wiring:
     )
     runtime.subscribe(event_handlers(review, staff))
     runtime.publishes(*PUBLISHES)
-    provider = ProviderClient()
-    sign_in = web_sign_in(
-        settings,
-        service=SERVICE,
-        service_url=settings.review_url,
+    return Wiring(
         runtime=runtime,
-        directory=staff,
-        client=provider,
+        review=review,
+        staff=staff,
+        provider=people.provider,
+        sign_in=people.sign_in,
     )
-    return Wiring(runtime=runtime, review=review, staff=staff, provider=provider, sign_in=sign_in)
 
 
 def _prepare(wiring: Wiring) -> Callable[[], Awaitable[None]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,7 +44,6 @@ def web_sign_in(
     settings: Settings,
     *,
     service: str,
-    service_url: str,
     runtime: ServiceRuntime,
     directory: Directory,
     client: ProviderClient,
@@ -61,7 +61,7 @@ def web_sign_in(
             issuer=settings.oidc_issuer,
             client_id=client_id,
             client_secret=client_secret,
-            redirect_uri=f"{service_url.rstrip('/')}/auth/callback",
+            redirect_uri=f"{portal_urls(settings)[service].rstrip('/')}/auth/callback",
             scopes=tuple(settings.oidc_scopes.split()),
             second_factor_acr=frozenset(_listed(settings.oidc_second_factor_acr)),
             email_claim=settings.oidc_email_claim,
@@ -103,6 +103,27 @@ def _client(settings: Settings, service: str) -> tuple[str, str]:
 def directory_copy(runtime: ServiceRuntime) -> DirectoryCopy:
     """The copy of the directory a service that does not own it keeps from its events."""
     return DirectoryCopy(runtime.collection(COPY))
+
+
+@dataclass(frozen=True)
+class CopiedDirectorySignIn:
+    """The sign-in of a service that does not own the directory: its copy of it, the client
+    it reaches the provider with, and the sign-in (None without a provider)."""
+
+    staff: DirectoryCopy
+    provider: ProviderClient
+    sign_in: WebSignIn | None
+
+
+def copied_directory_sign_in(
+    settings: Settings, *, service: str, runtime: ServiceRuntime
+) -> CopiedDirectorySignIn:
+    staff = directory_copy(runtime)
+    provider = ProviderClient()
+    sign_in = web_sign_in(
+        settings, service=service, runtime=runtime, directory=staff, client=provider
+    )
+    return CopiedDirectorySignIn(staff=staff, provider=provider, sign_in=sign_in)
 
 
 def install_pages(
