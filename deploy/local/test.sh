@@ -16,7 +16,7 @@ say() { printf '[test] %s\n' "$*"; }
 "$ROOT/deploy/local/bootstrap.sh"
 
 # Test servers live apart from a running `make up` stack: their own folder, ports and data.
-export CORROBORATE_STATE_DIR="$ROOT/.local/test"
+export CORROBORATE_STATE_DIR="${CORROBORATE_TEST_STATE_DIR:-$ROOT/.local/test}"
 export CORROBORATE_MONGO_PORT="${CORROBORATE_TEST_MONGO_PORT:-27027}"
 export CORROBORATE_S3_PORT="${CORROBORATE_TEST_S3_PORT:-9010}"
 export CORROBORATE_WEED_PORT_BASE="${CORROBORATE_TEST_WEED_PORT_BASE:-9433}"
