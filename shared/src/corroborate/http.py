@@ -153,20 +153,27 @@ class RequestLogMiddleware:
                 )
             await send(message)
 
+        failure: BaseException | None = None
         try:
             await self.app(scope, receive, send_with_id)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             route = scope.get("route")
             case_id = scope.get("path_params", {}).get("case_id")
-            log.info(
-                "request",
-                method=scope["method"],
-                route=getattr(route, "path", "unmatched"),
+            fields: dict[str, Any] = {
+                "method": scope["method"],
+                "route": getattr(route, "path", "unmatched"),
                 **({"case_id": str(case_id)} if case_id else {}),
-                status=status_code,
-                outcome="ok" if status_code < 400 else "rejected" if status_code < 500 else "error",
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            )
+                "status": status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            if status_code >= 500 or failure is not None:
+                # The exception as structured fields (type, message, frames without locals).
+                log.error("request", outcome="error", exc_info=failure, **fields)
+            else:
+                log.info("request", outcome="ok" if status_code < 400 else "rejected", **fields)
             structlog.contextvars.clear_contextvars()
 
 

@@ -102,7 +102,7 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(_STDOUT)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.ExceptionRenderer(
@@ -116,10 +116,14 @@ def configure_logging(*, service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(logging.WARNING)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).disabled = True
-    for lib in ("uvicorn", "uvicorn.error", "faststream"):
-        logging.getLogger(lib).setLevel(logging.WARNING)
+    # uvicorn's command line gives its loggers handlers of their own, printing plain text, and
+    # stops them propagating: they are brought back to the one JSON handler.
+    for lib in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream"):
+        library_logger = logging.getLogger(lib)
+        library_logger.handlers = []
+        library_logger.propagate = True
+        library_logger.setLevel(logging.WARNING)
+    logging.getLogger("uvicorn.access").disabled = True
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
