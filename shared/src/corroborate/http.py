@@ -13,10 +13,11 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corroborate.auth import AuthenticationError, Principal, Role, TokenVerifier
+from corroborate.limits import MAX_ERRORS, BodyLimitMiddleware
 from corroborate.logging import get_logger
 
 log = get_logger("corroborate.http")
@@ -207,15 +208,23 @@ class FieldError(BaseModel):
 
 class ValidationProblem(BaseModel):
     detail: str
-    errors: list[FieldError]
+    errors: list[FieldError] = Field(
+        description=f"The problems, by field and rule: the first {MAX_ERRORS} of them."
+    )
+    count: int = Field(description="How many problems there were in all.")
+
+    @classmethod
+    def of(cls, detail: str, errors: list[FieldError]) -> ValidationProblem:
+        return cls(detail=detail, errors=errors[:MAX_ERRORS], count=len(errors))
 
 
 class InvalidFields(Exception):
-    """Input that parsed but breaks a rule (say, incomplete for submission): 422, every field."""
+    """Input that parsed but breaks a rule (say, incomplete for submission): 422, every field
+    (the first ``MAX_ERRORS`` in the answer)."""
 
     def __init__(self, detail: str, errors: list[FieldError]) -> None:
         super().__init__(detail)
-        self.problem = ValidationProblem(detail=detail, errors=errors)
+        self.problem = ValidationProblem.of(detail, errors)
 
 
 async def _invalid_fields_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -234,7 +243,7 @@ async def _validation_handler(_request: Request, exc: Exception) -> JSONResponse
         )
         for err in exc.errors()
     ]
-    problem = ValidationProblem(detail=f"{len(errors)} field(s) invalid", errors=errors)
+    problem = ValidationProblem.of(f"{len(errors)} field(s) invalid", errors)
     return JSONResponse(status_code=422, content=problem.model_dump())
 
 
@@ -311,8 +320,10 @@ def install_health(app: FastAPI, checks: ReadinessChecks) -> None:
     app.include_router(health)
 
 
-def install_common(app: FastAPI) -> None:
-    """Middleware and error handlers every service uses."""
+def install_common(app: FastAPI, *, max_body_bytes: int = 1024 * 1024) -> None:
+    """Middleware and error handlers every service uses: a request is logged (413s included),
+    then its body is held to ``max_body_bytes`` unless it is an upload."""
+    app.add_middleware(BodyLimitMiddleware, limit=max_body_bytes)
     app.add_middleware(RequestLogMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(InvalidFields, _invalid_fields_handler)
@@ -335,6 +346,10 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "the body could not be read (say, not valid JSON)"},
+    413: {
+        "model": Problem,
+        "description": "the body is larger than the limit (CORROBORATE_MAX_BODY_BYTES), unread",
+    },
     422: {
         "model": ValidationProblem,
         "description": "invalid input: every field, by field and rule",

@@ -251,7 +251,7 @@ def service_app(
     app.state.runtime = runtime
     for name, value in state.items():
         setattr(app.state, name, value)
-    install_common(app)
+    install_common(app, max_body_bytes=runtime.settings.max_body_bytes)
     install_health(app, runtime.readiness_checks)
     for routes in [router] if isinstance(router, APIRouter) else router:
         app.include_router(routes, responses=COMMON_RESPONSES)

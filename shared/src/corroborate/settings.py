@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     max_document_bytes: int = Field(
         default=200 * 1024 * 1024, gt=0, description="Largest document a partner may upload."
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        le=64 * 1024 * 1024,
+        description="Largest request body other than an upload (JSON, a form), refused unread.",
+    )
     evidence_retention_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
         default="COMPLIANCE",
         description="Object lock on received evidence: COMPLIANCE can be lifted by nobody.",

@@ -219,6 +219,7 @@ async def test_rule_broken_after_parsing_is_a_422_listing_the_fields(
     assert response.json() == {
         "detail": "1 field(s) invalid",
         "errors": [{"field": "consent", "rule": "required", "message": "consent is needed"}],
+        "count": 1,
     }
 
 
