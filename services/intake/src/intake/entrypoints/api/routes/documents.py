@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
+from corroborate.downloads import download_headers, download_response
+from corroborate.evidence import ContentType
 from corroborate.http import Partner, binary_upload, problem_responses
+from corroborate.images import WORKING_COPY_TYPE
 from intake.domain.referral import DocumentKind
 from intake.entrypoints.api.deps import IdempotencyKey, IntakeService
 from intake.entrypoints.api.routes.replay import mark_replayed
@@ -62,7 +65,10 @@ async def upload_document(
     "/{case_id}/documents/{document_id}",
     responses={
         **problem_responses(401, 403, 404),
-        200: {"content": {"application/octet-stream": {}}, "description": "the document"},
+        200: download_response(
+            sorted({*ContentType, *WORKING_COPY_TYPE.values()}),
+            "the document, of the type its bytes showed on receipt (always an attachment)",
+        ),
     },
     response_class=StreamingResponse,
     summary="Download a document, decrypted and checked against its receipt's SHA-256",
@@ -74,22 +80,20 @@ async def download_document(
     caller: Partner,
     intake: IntakeService,
     copy: Annotated[
-        str, Query(pattern="^(original|working)$", description="The original or the copy.")
+        Literal["original", "working"], Query(description="The original or the copy.")
     ] = "original",
 ) -> StreamingResponse:
     record, content_type, stream = await intake.documents.read(
         caller=caller, case_id=case_id, document_id=document_id, working=copy == "working"
     )
     head, done = await _buffered(stream)
+    sha256 = (
+        record.working_copy.sha256 if copy == "working" and record.working_copy else record.sha256
+    )
     return StreamingResponse(
         _rest(head, None if done else stream),
         media_type=content_type,
-        headers={
-            "X-Content-SHA256": record.sha256
-            if copy == "original" or record.working_copy is None
-            else record.working_copy.sha256,
-            "Content-Disposition": f'attachment; filename="{record.document_id}"',
-        },
+        headers=download_headers(filename=str(record.document_id), sha256=sha256),
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from corroborate.downloads import download_headers, download_response
 from corroborate.http import Partner, problem_responses
 from reporting.entrypoints.api.deps import IssuingService
 from reporting.entrypoints.api.schemas import ReportLinkView
@@ -33,10 +34,7 @@ async def report_link(
     "/reports/{report_id}/download",
     responses={
         **problem_responses(401, 403, 404),
-        200: {
-            "content": {"application/pdf": {}},
-            "description": "the report, decrypted and verified",
-        },
+        200: download_response(["application/pdf"], "the report, decrypted and verified"),
     },
     response_class=Response,
     summary="Download an issued report through a signed link",
@@ -46,7 +44,7 @@ async def download(
     caller: Partner,
     issuing: IssuingService,
     expires: Annotated[int, Query()],
-    signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
+    signature: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$", max_length=64)],
 ) -> Response:
     result = await issuing.download(
         caller=caller, report_id=report_id, expires=expires, signature=signature
@@ -54,11 +52,8 @@ async def download(
     return Response(
         content=result.content,
         media_type="application/pdf",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="{result.reference}-v{result.report.version}.pdf"'
-            ),
-            "X-Content-SHA256": result.report.sha256,
-            "Cache-Control": "no-store",
-        },
+        headers=download_headers(
+            filename=f"{result.reference}-v{result.report.version}.pdf",
+            sha256=result.report.sha256,
+        ),
     )
