@@ -18,6 +18,7 @@ from corroborate.links import DownloadLinks
 from corroborate.logging import configure_logging
 from corroborate.mongo import Document
 from corroborate.oidc import ProviderKeys
+from corroborate.openapi import add_components
 from corroborate.runtime import ServiceRuntime, service_app
 from corroborate.settings import Settings, load_settings
 from corroborate.web.app import ProviderClient, install_pages, portal_urls, web_sign_in
@@ -35,6 +36,7 @@ from intake.adapters.webhook_store import (
 from intake.domain.webhooks import DEFAULT_RETRY_POLICY, RetryPolicy
 from intake.entrypoints import pages
 from intake.entrypoints.api import ERRORS, ROUTERS
+from intake.entrypoints.api.schemas import REFERRAL_COMPONENTS
 from intake.entrypoints.events import event_handlers
 from intake.entrypoints.loops import WebhookDispatcher
 from intake.ports import WebhookDeliveries, WebhookEndpoints
@@ -225,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workers=[wiring.dispatcher, wiring.provider],
     )
     answer_errors(app, ERRORS)
+    add_components(app, REFERRAL_COMPONENTS)
     if wiring.sign_in is not None:
         install_pages(
             app,

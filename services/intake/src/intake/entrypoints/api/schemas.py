@@ -6,11 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, WithJsonSchema
 
 from corroborate.auth import Role
 from corroborate.events.contracts import ErasureReason
 from corroborate.links import SignedLink
+from corroborate.openapi import component, model_components, partial_components
+from intake.domain.details import ReferralDetails
 from intake.domain.referral import DocumentKind, Referral, ReferralStatus
 from intake.domain.webhooks import (
     MAX_SECRET_LENGTH,
@@ -20,6 +22,64 @@ from intake.domain.webhooks import (
     DeliveryState,
 )
 from intake.service import ReferralRead
+
+REFERRAL_FORM = model_components(ReferralDetails, name="ReferralForm")
+"""The referral form, section by section, as submission needs it (the model intake checks)."""
+REFERRAL_COMPONENTS = {**REFERRAL_FORM, **partial_components(REFERRAL_FORM, suffix="Draft")}
+"""The form and its draft (the same sections, any part still missing), for the API document."""
+
+ReferralFormDraft = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            **component("ReferralFormDraft"),
+            "description": "The referral form, or part of it: a draft may lack any field but "
+            "nothing in it may break a rule; `missing` says what submission still needs "
+            "(the whole form is `ReferralForm`).",
+        }
+    ),
+]
+
+REFERRAL_EXAMPLE: dict[str, Any] = {
+    "representative": {
+        "organisation_name": "Example Immigration Law LLP",
+        "name": "A. Solicitor",
+        "email": "referrals@example.org",
+        "phone": "+44 20 7946 0000",
+    },
+    "survivor": {
+        "full_name": "A Made-up Name",
+        "date_of_birth": "1991-04-12",
+        "gender": "male",
+        "nationality": "ER",
+        "country_of_origin": "ER",
+        "languages": ["ti"],
+        "interpreter_needed": True,
+        "interpreter_gender": "male",
+    },
+    "immigration": {
+        "stage": "refused",
+        "home_office_reference": "HO-EXAMPLE-0001",
+        "decision_date": "2026-09-30",
+    },
+    "detention": {"detained": False},
+    "service_requested": "full_report",
+    "allegations": {
+        "countries": ["ER"],
+        "period": {"start": "2023-02", "end": "2023-06"},
+        "methods": ["beating"],
+        "perpetrators": ["military"],
+        "account": "Detained for four months in 2023 and beaten with sticks on the back.",
+    },
+    "consent": {
+        "referral_and_assessment": True,
+        "referral_consent_recorded_by": "A. Solicitor",
+        "referral_consent_recorded_at": "2026-10-01T10:00:00Z",
+        "anonymised_use": True,
+    },
+    "questions": ["Are the scars on the back consistent with the account of beatings?"],
+}
+"""A complete referral, made up, as the documents' example."""
 
 
 class View(BaseModel):
@@ -85,7 +145,7 @@ class ReferralPage(BaseModel):
 class ReferralView(ReferralSummary):
     """One referral as its partner sees it: the form, the evidence, the timeline."""
 
-    details: dict[str, Any] = Field(description="The referral form as given so far.")
+    details: ReferralFormDraft = Field(description="The referral form as given so far.")
     missing: list[str] = Field(description="What a draft still needs before it can be submitted.")
     documents: list[DocumentReceipt]
     timeline: list[StatusChangeView]
@@ -130,7 +190,7 @@ class InformationAnswer(BaseModel):
     request_id: uuid.UUID
     answer: Annotated[str, Field(min_length=1, max_length=20_000)]
     document_ids: list[uuid.UUID] = Field(
-        default=[], description="Documents uploaded to answer the question."
+        default=[], max_length=50, description="Documents uploaded to answer the question."
     )
 
 

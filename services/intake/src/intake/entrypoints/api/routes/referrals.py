@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 
@@ -12,7 +12,13 @@ from corroborate.http import Partner, problem_responses
 from intake.domain.referral import ReferralStatus
 from intake.entrypoints.api.deps import IdempotencyKey, IntakeService
 from intake.entrypoints.api.routes.replay import mark_replayed
-from intake.entrypoints.api.schemas import ReferralPage, ReferralSummary, ReferralView
+from intake.entrypoints.api.schemas import (
+    REFERRAL_EXAMPLE,
+    ReferralFormDraft,
+    ReferralPage,
+    ReferralSummary,
+    ReferralView,
+)
 
 router = APIRouter(prefix="/referrals", tags=["referrals"])
 
@@ -34,7 +40,19 @@ async def create_referral(
     caller: Partner,
     intake: IntakeService,
     response: Response,
-    form: Annotated[dict[str, Any], Body(description="The referral form, or part of it.")],
+    form: Annotated[
+        ReferralFormDraft,
+        Body(
+            description="The referral form, or part of it.",
+            openapi_examples={
+                "complete": {"summary": "a complete referral", "value": REFERRAL_EXAMPLE},
+                "started": {
+                    "summary": "a draft begun: the representative only",
+                    "value": {"representative": REFERRAL_EXAMPLE["representative"]},
+                },
+            },
+        ),
+    ],
     idempotency_key: IdempotencyKey = None,
 ) -> ReferralView:
     result = await intake.drafts.create(caller=caller, data=form, idempotency_key=idempotency_key)
@@ -52,7 +70,18 @@ async def update_referral(
     case_id: uuid.UUID,
     caller: Partner,
     intake: IntakeService,
-    patch: Annotated[dict[str, Any], Body(description="The fields to change.")],
+    patch: Annotated[
+        ReferralFormDraft,
+        Body(
+            description="The fields to change (JSON merge patch, RFC 7396: null removes one).",
+            openapi_examples={
+                "detention": {
+                    "summary": "the survivor has been detained",
+                    "value": {"detention": {"detained": True, "place": "Harmondsworth IRC"}},
+                }
+            },
+        ),
+    ],
 ) -> ReferralView:
     return ReferralView.of(await intake.drafts.update(caller=caller, case_id=case_id, patch=patch))
 
@@ -67,7 +96,8 @@ async def list_referrals(
     caller: Partner,
     intake: IntakeService,
     status_in: Annotated[
-        list[ReferralStatus], Query(alias="status", description="Any of these statuses.")
+        list[ReferralStatus],
+        Query(alias="status", max_length=len(ReferralStatus), description="Any of these statuses."),
     ] = [],  # noqa: B006 - FastAPI copies defaults per request
     created_from: Annotated[datetime | None, Query(description="Created at or after.")] = None,
     created_to: Annotated[datetime | None, Query(description="Created before.")] = None,
