@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 Headers = dict[str, str]
 WaitUntil = Callable[..., Awaitable[Any]]
 CANARY = "Statistics Canary-Person"
-WHEN = datetime(2019, 3, 14, 10, 0, tzinfo=UTC)  # a month no other test uses
+WHEN = datetime(2023, 3, 14, 10, 0, tzinfo=UTC)  # a month no other test uses
 
 
 async def _publish_cases(app: FastAPI, keyring: KeyRing) -> None:
@@ -37,7 +37,7 @@ async def _publish_cases(app: FastAPI, keyring: KeyRing) -> None:
         event = referral_submitted(
             keyring=keyring,
             protected=ProtectedDetails(full_name=CANARY, questions=["Q?"]),
-            reference="CRB-2019-STATS1",
+            reference="CRB-2023-STATS1",
             submitted_at=WHEN,
             consent_to_anonymised_use=consent,
             countries_of_ill_treatment=["TD"],
@@ -112,7 +112,7 @@ async def test_patterns_count_consenting_cases_only_with_small_counts_hidden(
     assert len(stored) == 8
     dumped = json.dumps(stored, default=str)
     assert CANARY not in dumped
-    assert "2019-03-14" not in dumped  # a month, never a date
+    assert "2023-03-14" not in dumped  # a month, never a date
     assert set(stored[0]) == {
         "_id",
         "countries",
@@ -171,8 +171,8 @@ async def test_operations_count_every_referral_by_month(
         ops: dict[str, Any] = (
             await reporting.get("/statistics/operations", headers=manager)
         ).json()
-        month = next((m for m in ops["months"] if m["month"] == "2019-03"), None)
+        month = next((m for m in ops["months"] if m["month"] == "2023-03"), None)
         return ops if month and month["received"] >= 12 else None
 
-    ops = await wait_until(received, what="twelve referrals received in March 2019")
+    ops = await wait_until(received, what="twelve referrals received in March 2023")
     assert ops["backlog"].get("triage", 0) >= 12

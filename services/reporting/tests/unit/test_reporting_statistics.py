@@ -8,7 +8,16 @@ from collections.abc import Iterable
 
 import pytest
 
-from reporting.domain.statistics import CaseFacts, Cell, Table, count, protect, tabulate
+from reporting.domain.statistics import (
+    UNKNOWN,
+    CaseFacts,
+    Cell,
+    Table,
+    count,
+    protect,
+    tabulate,
+    year_of,
+)
 
 THRESHOLD = 5
 BASE = 5
@@ -179,3 +188,10 @@ def test_large_sparse_tables_keep_the_rule_on_every_line(seed: int) -> None:
         for members in lines.values():
             if len(members) > 1:
                 assert sum(c.suppressed for c in members) != 1, members
+
+
+def test_a_year_that_cannot_be_true_is_counted_as_unknown() -> None:
+    assert year_of("2023-02", submitted="2026-10") == "2023"
+    assert year_of("2026-10", submitted="2026-10") == "2026"
+    assert year_of("2027-01", submitted="2026-10") == UNKNOWN  # after the referral was made
+    assert year_of(None, submitted="2026-10") == UNKNOWN

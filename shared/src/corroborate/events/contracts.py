@@ -18,9 +18,19 @@ from corroborate.crypto import DataKey, KeyRing, WrappedKey
 from corroborate.events.registry import EventRegistry
 from corroborate.vocab import BodyRegion, ConsistencyLevel, LesionType
 
-Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", max_length=64)]
 CountryCode = Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
-CaseReference = Annotated[str, Field(pattern=r"^CRB-[0-9]{4}-[0-9A-Z]{6}$")]
+CaseReference = Annotated[str, Field(pattern=r"^CRB-[0-9]{4}-[0-9A-Z]{6}$", max_length=15)]
+LanguageTag = Annotated[
+    str,
+    Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35, description="BCP 47"),
+]
+
+
+MAX_QUESTIONS = 50
+"""Questions a letter of instruction may ask (and so answers a report may give)."""
+MAX_LESIONS = 300
+MAX_PHOTOGRAPHS = 300
 
 
 class Contract(BaseModel):
@@ -128,7 +138,9 @@ class InterpreterGender(StrEnum):
     NO_PREFERENCE = "no_preference"
 
 
-YearMonth = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+YearMonth = Annotated[
+    str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", max_length=7, description="YYYY-MM")
+]
 
 
 class KeyDates(Contract):
@@ -273,6 +285,7 @@ Icd11Code = Annotated[
     str,
     Field(
         pattern=r"^[1-9A-HJ-NP-Z][A-HJ-NP-Z][0-9A-HJ-NP-Z]{2}(\.[0-9A-HJ-NP-Z]{1,2})?$",
+        max_length=7,
         description="An ICD-11 code, e.g. 6B40 (post-traumatic stress disorder)",
     ),
 ]
@@ -293,9 +306,11 @@ class InstrumentScore(Contract):
 
 
 class PsychologicalFindings(Contract):
-    symptoms: list[Annotated[str, Field(min_length=1, max_length=300)]] = []
-    diagnoses: list[Diagnosis] = []
-    instruments: list[InstrumentScore] = []
+    symptoms: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=300)]], Field(max_length=100)
+    ] = []
+    diagnoses: Annotated[list[Diagnosis], Field(max_length=30)] = []
+    instruments: Annotated[list[InstrumentScore], Field(max_length=30)] = []
     assessment: ClinicalText = ""
 
 
@@ -320,15 +335,15 @@ class PhotographReference(Contract):
 class ClinicalFindings(Contract):
     """The clinician's draft, structured per the Istanbul Protocol."""
 
-    lesions: list[Lesion]
+    lesions: Annotated[list[Lesion], Field(max_length=MAX_LESIONS)]
     overall_consistency: ConsistencyLevel
     interpretation: ClinicalText
     conclusions: ClinicalText
     history: ClinicalText = ""
     physical_symptoms: ClinicalText = ""
     psychological: PsychologicalFindings | None = None
-    answers: list[QuestionAnswer] = []
-    photographs: list[PhotographReference] = []
+    answers: Annotated[list[QuestionAnswer], Field(max_length=MAX_QUESTIONS)] = []
+    photographs: Annotated[list[PhotographReference], Field(max_length=MAX_PHOTOGRAPHS)] = []
 
     def free_text(self) -> list[tuple[str, str]]:
         """Every free-text field with its path, to check what a draft says."""

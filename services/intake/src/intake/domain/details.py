@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
@@ -19,6 +19,7 @@ from pydantic import (
     EmailStr,
     Field,
     ModelWrapValidatorHandler,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -26,9 +27,11 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from corroborate.clock import utc_now
 from corroborate.events.contracts import (
+    MAX_QUESTIONS,
     CountryCode,
     ImmigrationStage,
     InterpreterGender,
+    LanguageTag,
     RiskFlag,
     ServiceRequested,
     YearMonth,
@@ -36,12 +39,15 @@ from corroborate.events.contracts import (
 from corroborate.vocab import PerpetratorType, TortureMethod
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
-Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")]
-LanguageTag = Annotated[
-    str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47")
-]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$", max_length=21)]
+Email = Annotated[EmailStr, Field(max_length=254)]
 HomeOfficeReference = Annotated[
-    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9/ -]{2,39}$", description="As the Home Office")
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9/ -]{2,39}$",
+        max_length=40,
+        description="As the Home Office writes it",
+    ),
 ]
 
 # The paths sealed one by one at rest (field-level encryption): whatever identifies the survivor
@@ -78,25 +84,25 @@ class Representative(Strict):
 
     organisation_name: ShortText
     name: ShortText
-    email: EmailStr
+    email: Email
     phone: Phone | None = None
 
 
 class SurvivorContact(Strict):
     phone: Phone | None = None
-    email: EmailStr | None = None
+    email: Email | None = None
     address: Annotated[str, Field(min_length=1, max_length=500)] | None = None
 
 
 class Survivor(Strict):
     full_name: ShortText
-    other_names: list[ShortText] = []
+    other_names: Annotated[list[ShortText], Field(max_length=10)] = []
     date_of_birth: date | None = None
     approximate_age: Annotated[int, Field(ge=0, le=120)] | None = None
     gender: Literal["female", "male", "non_binary", "other", "not_stated"]
     nationality: CountryCode
     country_of_origin: CountryCode
-    languages: Annotated[list[LanguageTag], Field(min_length=1)]
+    languages: Annotated[list[LanguageTag], Field(min_length=1, max_length=10)]
     interpreter_needed: bool
     interpreter_gender: InterpreterGender = InterpreterGender.NO_PREFERENCE
     contact: SurvivorContact | None = None
@@ -195,10 +201,10 @@ class Period(Strict):
 
 
 class Allegations(Strict):
-    countries: Annotated[list[CountryCode], Field(min_length=1)]
+    countries: Annotated[list[CountryCode], Field(min_length=1, max_length=20)]
     period: Period | None = None
-    methods: list[TortureMethod] = []
-    perpetrators: list[PerpetratorType] = []
+    methods: Annotated[list[TortureMethod], Field(max_length=50)] = []
+    perpetrators: Annotated[list[PerpetratorType], Field(max_length=20)] = []
     account: Annotated[str, Field(min_length=1, max_length=20_000)]
 
 
@@ -225,12 +231,35 @@ class ReferralDetails(Strict):
     detention: Detention
     service_requested: ServiceRequested
     allegations: Allegations
-    risk_flags: list[RiskFlag] = []
+    risk_flags: Annotated[list[RiskFlag], Field(max_length=len(RiskFlag))] = []
     consent: Consent
     questions: Annotated[
         list[Question],
-        Field(min_length=1, description="The letter of instruction's questions for the expert."),
+        Field(
+            min_length=1,
+            max_length=MAX_QUESTIONS,
+            description="The letter of instruction's questions for the expert.",
+        ),
     ]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _dates_possible(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ReferralDetails]
+    ) -> ReferralDetails:
+        """Dates that cannot be true, across sections, reported beside any other error."""
+        impossible = impossible_dates(data) if isinstance(data, Mapping) else []
+        try:
+            details = handler(data)
+        except ValidationError as exc:
+            if not impossible:
+                raise
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*_again(exc.errors()), *impossible]
+            ) from None
+        if impossible:
+            raise ValidationError.from_exception_data(cls.__name__, impossible)
+        return details
 
     @model_validator(mode="after")
     def _consistent(self) -> ReferralDetails:
@@ -248,6 +277,115 @@ class ReferralDetails(Strict):
         if self.detention.detained and RiskFlag.DETAINED not in self.risk_flags:
             self.risk_flags = [*self.risk_flags, RiskFlag.DETAINED]
         return self
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of our clock a partner's clock may be when they say "now"."""
+
+
+def _again(errors: list[ErrorDetails]) -> list[InitErrorDetails]:
+    """Errors already found, to raise again with more (each type kept, its message as made)."""
+    return [
+        {
+            "type": PydanticCustomError(e["type"], e["msg"].replace("{", "(").replace("}", ")")),
+            "loc": e["loc"],
+            "input": None,
+        }
+        for e in errors
+    ]
+
+
+_DATE: TypeAdapter[date] = TypeAdapter(date)
+_DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+
+
+def _parsed(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """``value`` as a date or datetime if it is one (else None: its own field says so)."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError:
+        return None
+
+
+def _month(value: Any) -> str | None:
+    """``value`` if it is a YYYY-MM (which compares in order as text), else None."""
+    ok = isinstance(value, str) and len(value) == 7 and value[4] == "-"
+    return value if ok and value[:4].isdigit() and value[5:].isdigit() else None
+
+
+def _section(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
+    for name in path:
+        value = data.get(name)
+        data = value if isinstance(value, Mapping) else {}
+    return data
+
+
+def impossible_dates(data: Mapping[str, Any]) -> list[InitErrorDetails]:
+    """Dates that cannot be true together: ill-treatment before birth or in the future, a
+    decision taken in the future, events before the survivor was born. Each rule is checked
+    only where both its dates are given and valid (a draft may lack either)."""
+    now = utc_now()
+    today, this_month = now.date(), now.strftime("%Y-%m")
+    survivor = _section(data, "survivor")
+    born: date | None = _parsed(_DATE, survivor.get("date_of_birth"))
+    if born is not None and born > today:
+        born = None  # a date of birth in the future is its own error, and proves nothing here
+    age = survivor.get("approximate_age")
+    born_month = born.strftime("%Y-%m") if born else None
+    if born is None and isinstance(age, int) and 0 <= age <= 120:
+        born_month = f"{today.year - age - 1:04d}-01"  # the earliest they can have been born
+    problems: list[InitErrorDetails] = []
+    period = _section(data, "allegations", "period")
+    for end in ("start", "end"):
+        month = _month(period.get(end))
+        loc = ("allegations", "period", end)
+        if month is not None and month > this_month:
+            problems.append(_rule(loc, "date_in_future", f"the period's {end} is in the future"))
+        elif month is not None and born_month is not None and month < born_month:
+            problems.append(
+                _rule(loc, "before_birth", f"the period's {end} is before the survivor was born")
+            )
+    immigration = _section(data, "immigration")
+    decided: date | None = _parsed(_DATE, immigration.get("decision_date"))
+    if decided is not None and decided > today:
+        problems.append(
+            _rule(
+                ("immigration", "decision_date"),
+                "date_in_future",
+                "decision_date is in the future: give the date the decision was made",
+            )
+        )
+    for field in ("decision_date", "appeal_hearing_date", "removal_directions_date"):
+        when: date | None = _parsed(_DATE, immigration.get(field))
+        if when is not None and born is not None and when < born:
+            problems.append(
+                _rule(
+                    ("immigration", field),
+                    "before_birth",
+                    f"{field} is before the survivor's date of birth",
+                )
+            )
+    hearing: date | None = _parsed(_DATE, immigration.get("appeal_hearing_date"))
+    if hearing is not None and decided is not None and hearing < decided:
+        problems.append(
+            _rule(
+                ("immigration", "appeal_hearing_date"),
+                "before_decision",
+                "appeal_hearing_date is before the decision appealed against",
+            )
+        )
+    recorded: datetime | None = _parsed(
+        _DATETIME, _section(data, "consent").get("referral_consent_recorded_at")
+    )
+    if recorded is not None and recorded.tzinfo is not None and recorded > now + CLOCK_SKEW:
+        problems.append(
+            _rule(
+                ("consent", "referral_consent_recorded_at"),
+                "date_in_future",
+                "referral_consent_recorded_at is in the future",
+            )
+        )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,14 @@ DIMENSIONS = ("country", "year", "method", "perpetrator", "gender", "age_band", 
 UNKNOWN = "unknown"
 
 
+def year_of(period_start: str | None, *, submitted: str) -> str:
+    """The year ill-treatment began (YYYY-MM given), or unknown: never a year that cannot be
+    true, such as one after the referral was made."""
+    if period_start is None or period_start > submitted:
+        return UNKNOWN
+    return period_start[:4]
+
+
 class InvalidQuery(ValueError):
     """A table asked for by an unknown dimension, or by one dimension twice."""
 

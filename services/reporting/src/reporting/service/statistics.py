@@ -26,7 +26,7 @@ from corroborate.events.contracts import (
     ReviewCompleted,
 )
 from corroborate.events.envelope import EventEnvelope
-from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, protect
+from reporting.domain.statistics import UNKNOWN, CaseFacts, Table, protect, year_of
 from reporting.ports import OperationsStore, PatternStore
 
 
@@ -87,9 +87,7 @@ class Statistics:
         allegations = payload.allegations
         facts = CaseFacts(
             countries=tuple(sorted(set(payload.countries_of_ill_treatment))),
-            year=allegations.period_start[:4]
-            if allegations and allegations.period_start
-            else UNKNOWN,
+            year=year_of(allegations.period_start if allegations else None, submitted=month),
             methods=tuple(sorted(set(allegations.methods))) if allegations else (),
             perpetrators=tuple(sorted(set(allegations.perpetrators))) if allegations else (),
             gender=payload.gender or UNKNOWN,

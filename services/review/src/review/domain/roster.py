@@ -15,10 +15,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from corroborate.events.contracts import LanguageTag
+
 ClinicianId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._@-]+$")]
-LanguageTag = Annotated[
-    str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47")
-]
 
 # --- weights ----------------------------------------------------------------------------------
 # The order of importance: discipline, then language, then free capacity. A full report needs
@@ -60,7 +59,7 @@ class Clinician(BaseModel):
         default="", description="As the report states them (degrees, registration, experience)."
     )
     disciplines: Annotated[set[Discipline], Field(min_length=1)]
-    languages: list[LanguageTag]
+    languages: Annotated[list[LanguageTag], Field(max_length=30)]
     capacity: Annotated[int, Field(ge=0, le=100, description="most open cases at once")]
     senior: bool = False  # may peer-review drafts
     active: bool = True  # False once they have left

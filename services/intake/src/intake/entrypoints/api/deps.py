@@ -19,6 +19,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=r"^[A-Za-z0-9._:-]{8,100}$",
+        max_length=100,
         description="Retrying with the same key repeats nothing: one referral, one document.",
     ),
 ]

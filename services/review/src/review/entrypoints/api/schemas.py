@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from corroborate.events.contracts import ClinicalFindings, DocumentReference
+from corroborate.events.contracts import ClinicalFindings, DocumentReference, LanguageTag
 from review.domain.assessment import ReviewerVerdict
 from review.domain.case import Eligibility, Outcome, RemitBasis, ReviewCase, Risk
 from review.domain.roster import Clinician as RosterClinician
@@ -31,10 +31,10 @@ class RosterEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    qualifications: str = ""
-    disciplines: list[Discipline]
-    languages: list[str] = []
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    qualifications: Annotated[str, Field(max_length=1000)] = ""
+    disciplines: Annotated[list[Discipline], Field(min_length=1, max_length=len(Discipline))]
+    languages: Annotated[list[LanguageTag], Field(max_length=30)] = []
     capacity: int
     senior: bool = False
     active: bool = True
@@ -56,10 +56,9 @@ class AppointmentRequest(BaseModel):
 
     on: date
     remote: bool = Field(description="Remote needs a safe, private space for the survivor.")
-    interpreter_language: (
-        Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47")]
-        | None
-    ) = Field(default=None, description="The language of the interpreter booked, if any.")
+    interpreter_language: LanguageTag | None = Field(
+        default=None, description="The language of the interpreter booked, if any."
+    )
 
 
 class ConsentRequest(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field
 
 from corroborate.http import Analyst, problem_responses
 from reporting.entrypoints.api.deps import StatisticsService
@@ -12,6 +13,10 @@ from reporting.entrypoints.api.formats import methods_chart, table_csv
 from reporting.entrypoints.api.schemas import Dimension, PatternTable
 
 router = APIRouter(prefix="/statistics", tags=["statistics"])
+Filter = Annotated[
+    list[Annotated[str, Field(max_length=100)]],
+    Query(max_length=100, description="Only these values (any of them)."),
+]
 
 
 @router.get(
@@ -26,14 +31,14 @@ async def patterns(
     *,
     caller: Analyst,
     statistics: StatisticsService,
-    by: Annotated[list[Dimension], Query(description="Count by these dimensions.")],
-    country: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
-    year: Annotated[list[str], Query()] = [],  # noqa: B006
-    method: Annotated[list[str], Query()] = [],  # noqa: B006
-    perpetrator: Annotated[list[str], Query()] = [],  # noqa: B006
-    gender: Annotated[list[str], Query()] = [],  # noqa: B006
-    age_band: Annotated[list[str], Query()] = [],  # noqa: B006
-    origin: Annotated[list[str], Query()] = [],  # noqa: B006
+    by: Annotated[list[Dimension], Query(max_length=7, description="Count by these dimensions.")],
+    country: Filter = [],  # noqa: B006 - FastAPI copies defaults
+    year: Filter = [],  # noqa: B006
+    method: Filter = [],  # noqa: B006
+    perpetrator: Filter = [],  # noqa: B006
+    gender: Filter = [],  # noqa: B006
+    age_band: Filter = [],  # noqa: B006
+    origin: Filter = [],  # noqa: B006
     format: Literal["json", "csv"] = "json",
 ) -> Response:
     given = {
@@ -66,7 +71,7 @@ async def patterns(
 async def chart(
     caller: Analyst,
     statistics: StatisticsService,
-    country: Annotated[str, Query(pattern=r"^[A-Z]{2}$")],
+    country: Annotated[str, Query(pattern=r"^[A-Z]{2}$", max_length=2)],
 ) -> Response:
     table = await statistics.patterns(
         caller=caller, by=["year", "method"], filters={"country": {country}}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 
 from corroborate.http import problem_responses
-from review.domain.roster import Clinician
+from review.domain.roster import Clinician, ClinicianId
 from review.entrypoints.api.deps import ReviewService, RosterKeeper
 from review.entrypoints.api.schemas import RosterEntry
 
@@ -18,7 +20,10 @@ router = APIRouter(tags=["roster"])
     summary="Add a clinician to the roster or change their entry (leave, capacity, leaving)",
 )
 async def put_clinician(
-    clinician_id: str, body: RosterEntry, caller: RosterKeeper, review: ReviewService
+    clinician_id: Annotated[ClinicianId, Path()],
+    body: RosterEntry,
+    caller: RosterKeeper,
+    review: ReviewService,
 ) -> Clinician:
     return await review.put_clinician(caller=caller, clinician=body.clinician(clinician_id))
 
