@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from corroborate.access import grant
 from corroborate.auth import Role, issue_token
 from corroborate.crypto import KeyRing
 from corroborate.settings import Settings
-from corroborate_testing import remove_namespace
+from corroborate_testing import new_namespace, remove_namespace
 
 TokenFactory = Callable[..., str]
 
@@ -33,7 +32,7 @@ def settings() -> Iterator[Settings]:
             f"{env_file} not found: run the suite with deploy/local/test.sh (make test), "
             "which starts the real servers"
         )
-    namespace = f"t{secrets.token_hex(4)}"
+    namespace = new_namespace()  # t<UTC start><p pid><r random>: whose, and since when
     # Evidence is locked in governance mode here, so the run can delete what it stored; a
     # deployment locks it in compliance mode, which nobody can lift.
     configured = Settings(

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from corroborate.messaging.topology import Topology
 from corroborate.settings import Settings
-from corroborate_testing import remove_buckets
+from corroborate_testing import new_namespace, remove_buckets
 from corroborate_testing.servers import (
     SERVICES,
     FaultWorld,
@@ -71,7 +71,7 @@ async def fault_world(settings: Settings, tmp_path: Path) -> AsyncIterator[Fault
     mongo = SecantusServer(tmp_path / "secantusdb")
     configured = settings.model_copy(
         update={
-            "namespace": f"{settings.namespace}f",
+            "namespace": new_namespace(),
             "amqp_url": SecretStr(rabbit.url),
             "mongo_url": SecretStr(mongo.url),
         }

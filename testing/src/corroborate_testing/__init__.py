@@ -44,6 +44,9 @@ from corroborate.storage import minio_client
 from corroborate.walk.calls import DirectHttp, Pace
 from corroborate.walk.steps import Services
 
+# Re-exported: the namespace helper the fixtures use.
+from corroborate_testing.namespaces import new_namespace as new_namespace
+
 BearerHeaders = Callable[..., dict[str, str]]
 """The ``bearer`` fixture: ``bearer(Role.PARTNER, org="a")`` gives Authorization headers."""
 
