@@ -2,7 +2,8 @@
 
 The test command (deploy/local/test.sh) starts RabbitMQ, SecantusDB and SeaweedFS and points
 ``CORROBORATE_ENV_FILE`` at their settings. Each pytest session gets its own namespace, so its
-exchange, queues, databases and buckets are its own, and removes them when it ends. Services
+exchange, queues, databases and buckets are its own, and removes them when it ends; before it
+makes any, it sweeps what earlier runs that died left (corroborate_testing.leftovers). Services
 under test run with their own, least-privileged credentials, as deployed.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,13 +21,13 @@ from corroborate.access import grant
 from corroborate.auth import Role, issue_token
 from corroborate.crypto import KeyRing
 from corroborate.settings import Settings
-from corroborate_testing import new_namespace, remove_namespace
+from corroborate_testing import new_namespace, remove_namespace, sweep_dead_runs
 
 TokenFactory = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
-def settings() -> Iterator[Settings]:
+def settings(request: pytest.FixtureRequest) -> Iterator[Settings]:
     env_file = os.environ.get("CORROBORATE_ENV_FILE", ".local/test/corroborate.env")
     if not Path(env_file).is_file():
         pytest.fail(
@@ -42,11 +44,26 @@ def settings() -> Iterator[Settings]:
         evidence_retention_days=1,
         webhook_allow_insecure=True,
     )
+    _tell(request.config, asyncio.run(sweep_dead_runs(configured)).lines())
     # Services run with their own credentials (corroborate.access.service_settings), limited
     # to their own database, bucket and queues: granted here for this namespace.
     asyncio.run(grant(configured))
     yield configured
     asyncio.run(remove_namespace(configured))
+
+
+def _tell(config: pytest.Config, lines: list[str]) -> None:
+    """Write to the terminal now, past the output capture of the test being set up."""
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if capture is None or reporter is None:  # pytest run without them: never silent
+        sys.stderr.write("".join(f"[leftovers] {line}\n" for line in lines))
+        return
+    with capture.global_and_fixture_disabled():
+        if config.get_verbosity() < 0:  # -q: a line of dots the reporter does not end itself
+            reporter.write("\n")
+        for line in lines:
+            reporter.write_line(f"[leftovers] {line}")
 
 
 @pytest.fixture(scope="session")

@@ -19,14 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import aio_pika
 import httpx
 import pytest
 from fastapi import FastAPI
-from minio.deleteobjects import DeleteObject
 
 from corroborate.access import SERVICES as ACCESS_SERVICES
-from corroborate.access import load_access, revoke, service_environment
+from corroborate.access import load_access, service_environment
 from corroborate.clock import utc_now
 from corroborate.crypto import KeyRing
 from corroborate.events.contracts import (
@@ -38,13 +36,14 @@ from corroborate.events.contracts import (
     seal_details,
 )
 from corroborate.events.envelope import EventEnvelope, new_event
-from corroborate.mongo import mongo_client
 from corroborate.settings import Settings
-from corroborate.storage import minio_client
 from corroborate.walk.calls import DirectHttp, Pace
 from corroborate.walk.steps import Services
 
-# Re-exported: the namespace helper the fixtures use.
+# Re-exported: the clean-up and namespace helpers the fixtures use.
+from corroborate_testing.leftovers import remove_buckets as remove_buckets
+from corroborate_testing.leftovers import remove_namespace as remove_namespace
+from corroborate_testing.leftovers import sweep_dead_runs as sweep_dead_runs
 from corroborate_testing.namespaces import new_namespace as new_namespace
 
 BearerHeaders = Callable[..., dict[str, str]]
@@ -139,63 +138,6 @@ async def running(
                 task.print_stack()
             raise TimeoutError(f"the app did not stop within {stop_within:.0f}s")
         stopping.result()
-
-
-async def remove_namespace(settings: Settings) -> None:
-    """Delete the exchanges, queues, databases and buckets a test namespace created."""
-    prefix = settings.namespace
-    if settings.access_file is not None:
-        await revoke(settings)
-    client = mongo_client(settings)
-    try:
-        for name in await client.list_database_names():
-            if name.startswith(f"{prefix}_"):
-                await client.drop_database(name)
-    finally:
-        await client.close()
-
-    await remove_buckets(settings)
-
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        for service in ("intake", "review", "reporting", "test"):
-            for suffix in (*CASE_EVENTS.event_types, "parking", "spy"):
-                with suppress(Exception):
-                    await channel.queue_delete(f"{prefix}.{service}.{suffix}")
-                if channel.is_closed:
-                    channel = await connection.channel()
-        for exchange in ("case-events", "dead-letter"):
-            with suppress(Exception):
-                await channel.exchange_delete(f"{prefix}.{exchange}")
-            if channel.is_closed:
-                channel = await connection.channel()
-
-
-async def remove_buckets(settings: Settings) -> None:
-    """Delete a test namespace's buckets, every object version in them included."""
-    prefix = settings.namespace
-
-    def remove() -> None:
-        s3 = minio_client(settings)
-        for bucket in s3.list_buckets():
-            if not bucket.name.endswith(f"-{prefix}"):
-                continue
-            objects = [
-                DeleteObject(name=o.object_name or "", version_id=o.version_id)
-                for o in s3.list_objects(
-                    bucket_name=bucket.name, recursive=True, include_version=True
-                )
-            ]
-            # Test buckets lock evidence in governance mode, which a cleanup may bypass.
-            for _error in s3.remove_objects(
-                bucket_name=bucket.name, delete_object_list=objects, bypass_governance_mode=True
-            ):
-                pass
-            with suppress(Exception):
-                s3.remove_bucket(bucket_name=bucket.name)
-
-    await asyncio.to_thread(remove)
 
 
 class TcpProxy:
