@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from corroborate.auth import generate_keypair
@@ -63,6 +64,24 @@ def test_committed_contract_matches_the_code(service: str, kind: str) -> None:
         f"{committed.name} has drifted from the code: review the change, run make contracts, "
         "and commit the regenerated document"
     )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_the_openapi_document_is_read_on_pages_the_service_serves_itself(
+    service: str,
+) -> None:
+    module = __import__(f"{service}.bootstrap", fromlist=["create_app"])
+    # No lifespan runs through this transport: nothing connects.
+    transport = httpx.ASGITransport(app=module.create_app(contract_settings()))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        for path in ("/docs", "/redoc"):
+            page = await http.get(path)
+            assert page.status_code == 200, path
+            assert "http" not in page.text, f"{path} names another origin"
+            assert 'data-openapi-url="/openapi.json"' in page.text
+        assert (await http.get("/docs/oauth2-redirect")).status_code == 404
+        paths = (await http.get("/openapi.json")).json()["paths"]
+    assert [p for p in paths if p.startswith(("/docs", "/redoc"))] == []
 
 
 def test_asyncapi_documents_every_published_and_consumed_event() -> None:

@@ -43,6 +43,7 @@ from corroborate.messaging.topology import Topology
 from corroborate.mongo import Document, mongo_client
 from corroborate.settings import Settings
 from corroborate.storage import ObjectStore
+from corroborate.web import api_docs
 
 log = get_logger("corroborate.runtime")
 
@@ -246,13 +247,23 @@ def service_app(
                 await worker.stop()
             await runtime.stop()
 
-    app = FastAPI(title=title, version=version, summary=summary, lifespan=lifespan)
+    # FastAPI's own /docs and /redoc load their scripts from a CDN, one inline: the kernel's
+    # serve the same viewers from this service, under the pages' security headers.
+    app = FastAPI(
+        title=title,
+        version=version,
+        summary=summary,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.token_verifier = runtime.verifier
     app.state.runtime = runtime
     for name, value in state.items():
         setattr(app.state, name, value)
     install_common(app, max_body_bytes=runtime.settings.max_body_bytes)
     install_health(app, runtime.readiness_checks)
+    app.include_router(api_docs.router)
     for routes in [router] if isinstance(router, APIRouter) else router:
         app.include_router(routes, responses=COMMON_RESPONSES)
     return app

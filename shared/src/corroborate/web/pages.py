@@ -80,33 +80,46 @@ def navigation(request: Request, roles: tuple[Role, ...]) -> list[NavLink]:
     return links
 
 
-def content_security_policy(*, form_targets: str = "") -> str:
+def content_security_policy(
+    *, form_targets: str = "", inline_styles: bool = False, blob_workers: bool = False
+) -> str:
     """No inline script or style anywhere, nothing from another origin, never framed. Forms
     post to this service, and may be redirected to ``form_targets`` (the provider, to end its
-    session too)."""
-    return "; ".join(
-        (
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            "img-src 'self' data:",
-            "object-src 'none'",
-            "base-uri 'none'",
-            "frame-ancestors 'none'",
-            f"form-action 'self' {form_targets}".strip(),
-        )
-    )
+    session too).
+
+    Only the API's documentation pages relax it, never for scripts: ``inline_styles`` for a
+    viewer that writes its own ``<style>`` elements at run time, ``blob_workers`` for one that
+    starts its search worker from code of its own held at a ``blob:`` address."""
+    directives = [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        f"form-action 'self' {form_targets}".strip(),
+    ]
+    if blob_workers:
+        directives.append("worker-src blob:")
+    return "; ".join(directives)
 
 
-def page_headers(request: Request) -> dict[str, str]:
-    targets = getattr(request.app.state, "form_targets", "")
+def security_headers(policy: str) -> dict[str, str]:
+    """What every page carries: ``policy`` as its Content-Security-Policy, and no sniffing,
+    referrer, framing or caching."""
     return {
-        "Content-Security-Policy": content_security_policy(form_targets=targets),
+        "Content-Security-Policy": policy,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-store",
     }
+
+
+def page_headers(request: Request) -> dict[str, str]:
+    targets = getattr(request.app.state, "form_targets", "")
+    return security_headers(content_security_policy(form_targets=targets))
 
 
 def render(
