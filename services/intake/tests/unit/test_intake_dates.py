@@ -133,3 +133,14 @@ def test_other_errors_are_reported_beside_an_impossible_date(referral_body: Refe
     errors = _errors(body)
     assert errors[("allegations", "period", "start")][0] == "before_birth"
     assert errors[("survivor", "languages", 0)][0] == "string_pattern_mismatch"
+
+
+def test_an_invalid_contact_beside_an_unknown_age_is_listed_not_a_crash(
+    referral_body: ReferralBody,
+) -> None:
+    body = referral_body()
+    del body["survivor"]["date_of_birth"]
+    body["survivor"]["contact"] = {"email": "not an address"}
+    errors = _errors(body)
+    assert errors[("survivor", "contact", "email")][0] == "value_error"
+    assert errors[("survivor", "date_of_birth")][0] == "age_unknown"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -122,8 +122,9 @@ class Survivor(Strict):
         except ValidationError as exc:
             if not age_unknown:
                 raise
-            others = cast(list[InitErrorDetails], exc.errors())
-            raise ValidationError.from_exception_data(cls.__name__, [*others, rule]) from None
+            raise ValidationError.from_exception_data(
+                cls.__name__, [*_again(exc.errors()), rule]
+            ) from None
         if age_unknown:
             raise ValidationError.from_exception_data(cls.__name__, [rule])
         if survivor.date_of_birth is not None and survivor.date_of_birth > utc_now().date():

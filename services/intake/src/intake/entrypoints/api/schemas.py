@@ -145,7 +145,9 @@ class ReferralPage(BaseModel):
 class ReferralView(ReferralSummary):
     """One referral as its partner sees it: the form, the evidence, the timeline."""
 
-    details: ReferralFormDraft = Field(description="The referral form as given so far.")
+    details: dict[str, Any] = Field(
+        description="The referral form as given so far, as it was sent (see ReferralFormDraft)."
+    )
     missing: list[str] = Field(description="What a draft still needs before it can be submitted.")
     documents: list[DocumentReceipt]
     timeline: list[StatusChangeView]
